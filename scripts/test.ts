@@ -1,0 +1,26 @@
+// Runs the tests with node:test in one run, so there is one summary:
+// unit, integration (real sockets), e2e (real Docker).
+// `node scripts/test.ts [unit|integration|e2e ...] [-- extra node --test flags]`.
+// Files run one at a time so timing-sensitive proxy tests do not fight over
+// two cores.
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+
+const all = ['unit', 'integration', 'e2e'];
+const args = process.argv.slice(2);
+const sep = args.indexOf('--');
+const names = sep === -1 ? args : args.slice(0, sep);
+const extra = sep === -1 ? [] : args.slice(sep + 1);
+const suites = names.length ? names : all;
+const unknown = suites.filter((s) => !all.includes(s));
+if (unknown.length) {
+  console.error(`unknown suite "${unknown.join(', ')}"; expected one of ${all.join(', ')}`);
+  process.exit(2);
+}
+const files = suites.flatMap((s) => globSync(`test/${s}/**/*.test.ts`).sort());
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

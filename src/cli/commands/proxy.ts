@@ -1,0 +1,15 @@
+// `meshctl proxy`: run one sidecar from a static snapshot file, or from the
+// controller. The implementation loads lazily.
+import type { Command } from 'commander';
+
+export function registerProxy(program: Command): void {
+  program
+    .command('proxy')
+    .description('Run one sidecar proxy from a static snapshot file (like `envoy -c`), or subscribed to a controller.')
+    .option('-c, --config <file>', 'snapshot JSON file to serve (re-read on SIGHUP)')
+    .option('--admin <host:port>', 'admin server address (/ready, /metrics, /config, /stats)', '127.0.0.1:15000')
+    .action(async (opts) => {
+      const { runProxy } = await import('../../proxy/run-proxy.ts');
+      await runProxy(opts);
+    });
+}
