@@ -1,0 +1,127 @@
+// The controller's HTTP surface: the push channel for proxies and the API the
+// CLI uses. Bodies and responses are checked with the schemas in shared/api.ts;
+// a malformed body gets 400 with the reason. Everything but /v1/health needs
+// the bearer token. Plain HTTP, or HTTPS when given key and certificate (the
+// identity work adds client certificates for proxies on top of the same handler).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  AckMessage,
+  HealthResponse,
+  MetricsResponse,
+  OverridePut,
+  Overrides,
+  ProxiesResponse,
+  ServicesResponse,
+  SubscribeQuery,
+} from '../../shared/api.ts';
+import type { ControllerCore } from '../controller-core.ts';
+import { MeshError } from '../../shared/errors.ts';
+
+const MAX_BODY = 1 << 20;
+
+export function createApiServer(core: ControllerCore, token: string, tls?: HttpsOptions): Server {
+  const expected = Buffer.from(`Bearer ${token}`);
+  const authorized = (req: IncomingMessage) => {
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handle(core, req, res, authorized).catch((err) => send(res, 500, { error: (err as Error).message }));
+  };
+  return tls ? createHttpsServer(tls, listener) : createServer(listener);
+}
+
+async function handle(core: ControllerCore, req: IncomingMessage, res: ServerResponse, authorized: (r: IncomingMessage) => boolean) {
+  const url = new URL(req.url ?? '/', 'http://controller');
+  const route = `${req.method} ${url.pathname}`;
+  if (route === 'GET /v1/health') return reply(res, HealthResponse, core.health());
+  if (!authorized(req)) return send(res, 401, { error: 'missing or wrong bearer token', code: 'unauthorized' });
+
+  switch (route) {
+    case 'GET /v1/push/subscribe': {
+      const q = SubscribeQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!q.success) return bad(res, q.error);
+      req.socket.setKeepAlive(true, 10_000);
+      return core.hub.subscribe(q.data, res, req.socket.remoteAddress ?? '127.0.0.1');
+    }
+    case 'POST /v1/push/ack': {
+      const body = await readJson(req, res, AckMessage);
+      if (!body) return;
+      core.hub.ack(body);
+      return send(res, 204);
+    }
+    case 'GET /v1/services':
+      return reply(res, ServicesResponse, core.services());
+    case 'GET /v1/proxies':
+      return reply(res, ProxiesResponse, { proxies: core.hub.status() });
+    case 'GET /v1/metrics':
+      return reply(res, MetricsResponse, core.metrics());
+    case 'GET /v1/overrides':
+      return reply(res, Overrides, core.overrides.get());
+    case 'PUT /v1/overrides': {
+      const body = await readJson(req, res, OverridePut);
+      if (!body) return;
+      try {
+        return reply(res, Overrides, core.putOverride(body));
+      } catch (err) {
+        if (err instanceof MeshError) return send(res, 400, { error: err.message, code: err.code });
+        throw err;
+      }
+    }
+    case 'DELETE /v1/overrides':
+      return reply(res, Overrides, core.clearOverride(url.searchParams.get('service') ?? undefined));
+  }
+  if (req.method === 'GET' && url.pathname.startsWith('/v1/snapshots/')) {
+    const snap = core.snapshotFor(decodeURIComponent(url.pathname.slice('/v1/snapshots/'.length)));
+    return snap ? send(res, 200, snap) : send(res, 404, { error: 'no snapshot for that proxy id' });
+  }
+  return send(res, 404, { error: `no route ${route}` });
+}
+
+function reply<T extends z.ZodType>(res: ServerResponse, schema: T, body: z.input<T>) {
+  // Validate what we send too: a bug shows up here, not as a confusing CLI error.
+  const r = schema.safeParse(body);
+  if (!r.success) return send(res, 500, { error: `response failed its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  return send(res, 200, r.data);
+}
+
+function bad(res: ServerResponse, error: z.ZodError) {
+  const reason = error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+  return send(res, 400, { error: reason, code: 'bad_request' });
+}
+
+function send(res: ServerResponse, status: number, body?: unknown) {
+  if (res.headersSent) return void res.end();
+  if (body === undefined) return void res.writeHead(status).end();
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+async function readJson<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) {
+      send(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
+      return undefined;
+    }
+    chunks.push(c as Buffer);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    send(res, 400, { error: `body is not JSON: ${(err as Error).message}`, code: 'bad_request' });
+    return undefined;
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    bad(res, r.error);
+    return undefined;
+  }
+  return r.data;
+}

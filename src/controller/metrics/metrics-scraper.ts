@@ -1,0 +1,155 @@
+// Scrapes every connected proxy's admin /metrics each second and keeps a short
+// window of samples, from which it serves the mesh-wide figures `meshctl top`
+// shows: per service (inbound side) and per edge (caller's outbound side)
+// rps, success rate, latency quantiles, retries and active connections.
+import { parsePrometheusText, type Sample } from './prometheus-text.ts';
+
+type Target = { proxyId: string; service: string; url: string };
+type Scrape = { at: number; samples: Sample[] };
+type Figures = { rps: number; successRate: number | null; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; retries: number; activeConnections: number };
+
+const WINDOW_MS = 5000;
+
+export class MetricsScraper {
+  #targets: () => Target[];
+  #intervalMs: number;
+  #timer?: NodeJS.Timeout;
+  #history = new Map<string, { service: string; scrapes: Scrape[] }>();
+  #errors = new Map<string, string>();
+  #running = false;
+
+  constructor(targets: () => Target[], opts: { intervalMs?: number } = {}) {
+    this.#targets = targets;
+    this.#intervalMs = opts.intervalMs ?? 1000;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.scrapeOnce(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async scrapeOnce(): Promise<void> {
+    if (this.#running) return; // a slow proxy must not pile up scrapes
+    this.#running = true;
+    try {
+      const targets = this.#targets();
+      const live = new Set(targets.map((t) => t.proxyId));
+      for (const id of this.#history.keys()) if (!live.has(id)) this.#history.delete(id);
+      for (const id of this.#errors.keys()) if (!live.has(id)) this.#errors.delete(id);
+      await Promise.all(targets.map((t) => this.#scrape(t)));
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #scrape(t: Target): Promise<void> {
+    try {
+      const res = await fetch(`${t.url}/metrics`, { signal: AbortSignal.timeout(Math.max(500, this.#intervalMs)) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const samples = parsePrometheusText(await res.text());
+      const h = this.#history.get(t.proxyId) ?? { service: t.service, scrapes: [] };
+      const at = Date.now();
+      h.scrapes.push({ at, samples });
+      while (h.scrapes.length > 2 && at - h.scrapes[0]!.at > WINDOW_MS) h.scrapes.shift();
+      this.#history.set(t.proxyId, h);
+      this.#errors.delete(t.proxyId);
+    } catch (err) {
+      this.#errors.set(t.proxyId, `${t.proxyId} (${t.url}/metrics): ${(err as Error).message}`);
+    }
+  }
+
+  aggregate() {
+    const services = new Map<string, Acc>();
+    const edges = new Map<string, Acc & { source: string; destination: string }>();
+    for (const { service, scrapes } of this.#history.values()) {
+      if (scrapes.length < 2) continue;
+      const first = scrapes[0]!;
+      const last = scrapes[scrapes.length - 1]!;
+      const seconds = (last.at - first.at) / 1000;
+      const before = index(first.samples);
+      for (const s of last.samples) {
+        const delta = Math.max(0, s.value - (before.get(key(s)) ?? 0));
+        const dir = s.labels.direction;
+        const dst = s.labels.destination_service || service;
+        const src = s.labels.source_service || (dir === 'outbound' ? service : 'unknown');
+        const targets: Acc[] = [];
+        if (dir !== 'outbound') targets.push(acc(services, dst));
+        if (dir !== 'inbound') {
+          const k = `${src}\u0000${dst}`;
+          if (!edges.has(k)) edges.set(k, { ...newAcc(), source: src, destination: dst });
+          targets.push(edges.get(k)!);
+        }
+        if (s.name.endsWith('_active_connections') || s.name === 'active_connections') {
+          // Listener gauge: no destination label, so it belongs to the proxy's own service.
+          if (dir === 'inbound') acc(services, service).active += s.value;
+          continue;
+        }
+        for (const a of targets) {
+          if (/requests_total$/.test(s.name)) {
+            a.total += delta / seconds;
+            const failed = s.labels.response_class === '5xx' || Number(s.labels.status_code) >= 500;
+            if (!failed) a.ok += delta / seconds;
+          } else if (/retr(y|ies)_total$/.test(s.name)) {
+            a.retries += delta / seconds;
+          } else if (/request_duration_seconds_bucket$/.test(s.name) && s.labels.le !== undefined) {
+            const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+            a.buckets.set(le, (a.buckets.get(le) ?? 0) + delta);
+          }
+        }
+      }
+    }
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    const figures = (a: Acc): Figures => ({
+      rps: round(a.total),
+      successRate: a.total > 0 ? round(a.ok / a.total) : null,
+      p50Ms: quantile(a.buckets, 0.5),
+      p95Ms: quantile(a.buckets, 0.95),
+      p99Ms: quantile(a.buckets, 0.99),
+      retries: round(a.retries),
+      activeConnections: a.active,
+    });
+    return {
+      at: Date.now(),
+      services: [...services].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([service, a]) => ({ service, ...figures(a) })),
+      edges: [...edges.values()]
+        .sort((a, b) => (`${a.source}/${a.destination}` < `${b.source}/${b.destination}` ? -1 : 1))
+        .map((e) => ({ source: e.source, destination: e.destination, ...figures(e) })),
+      scrapeErrors: [...this.#errors.values()].sort(),
+    };
+  }
+}
+
+type Acc = { total: number; ok: number; retries: number; active: number; buckets: Map<number, number> };
+const newAcc = (): Acc => ({ total: 0, ok: 0, retries: 0, active: 0, buckets: new Map() });
+function acc(m: Map<string, Acc>, k: string): Acc {
+  if (!m.has(k)) m.set(k, newAcc());
+  return m.get(k)!;
+}
+const key = (s: Sample) => `${s.name}{${Object.keys(s.labels).sort().map((k) => `${k}=${s.labels[k]}`).join(',')}}`;
+const index = (samples: Sample[]) => new Map(samples.map((s) => [key(s), s.value]));
+
+/** Quantile from summed cumulative histogram buckets, interpolating inside the bucket (as histogram_quantile does). */
+export function quantile(buckets: Map<number, number>, q: number): number | null {
+  const les = [...buckets.keys()].sort((a, b) => a - b);
+  const total = buckets.get(Infinity) ?? (les.length ? buckets.get(les[les.length - 1]!)! : 0);
+  if (!total) return null;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const le of les) {
+    const count = buckets.get(le)!;
+    if (count >= rank) {
+      if (le === Infinity) return Math.round(prevLe * 1000 * 1000) / 1000;
+      const within = count - prevCount;
+      const v = within > 0 ? prevLe + ((le - prevLe) * (rank - prevCount)) / within : le;
+      return Math.round(v * 1000 * 1000) / 1000;
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return null;
+}

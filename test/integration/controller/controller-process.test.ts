@@ -1,0 +1,156 @@
+// The controller as a real process (`meshctl controller`, static discovery)
+// with real proxies from startProxy(), over loopback addresses standing in for
+// the Docker networks: web's sidecar routes to product's sidecar, which routes
+// to product's app replicas.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually } from '../../harness/eventually.ts';
+import { startProxy } from '../../../src/proxy/proxy.ts';
+import { startConfigClient } from '../../../src/proxy/config-client.ts';
+import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
+
+const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+type T = Parameters<typeof tempDir>[0] & { after(fn: () => Promise<void> | void): void };
+
+async function app(t: T, host: string, port: number, body: string): Promise<Server> {
+  const s = createServer((_req, res) => res.end(body));
+  await new Promise<void>((r) => s.listen(port, host, r));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  return s;
+}
+
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Starts `meshctl controller`; resolves with its URL once it logs that it listens. */
+function controllerProcess(t: T, dir: string, port: number): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [main, 'controller', '--project', 'it', '--discovery', `static:${join(dir, 'workloads.json')}`, '--listen', `127.0.0.1:${port}`,
+      '--state-dir', join(dir, 'state'), '--config', join(dir, 'mesh.config.json'), '--token', TOKEN],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c) => (err += c));
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) resolve({ url: m[1]!, child });
+    });
+    child.on('exit', (code) => reject(new Error(`controller exited ${code}: ${err}`)));
+  });
+}
+
+/** web's app calling http://product:PORT: DNS gives web's sidecar on web-net (fetch cannot set Host). */
+function call(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.10.3', port, path: '/', headers: { host: `product:${port}` }, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode}: ${body}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('config changes reach every proxy and are ACKed; a bad override is NACKed; a killed controller does not stop traffic', async (t) => {
+  const dir = tempDir(t);
+  const port = await freePort('127.0.20.1');
+  await app(t, '127.0.20.1', port, 'v1');
+  await app(t, '127.0.20.4', port, 'v2');
+  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [port] } } }));
+  const file = join(dir, 'workloads.json');
+  writeWorkloads(file, loopbackWorkloads({ product: port, web: port }).filter((w) => w.id !== 'web-app'));
+
+  const ctlPort = await freePort('127.0.0.1');
+  let ctl = await controllerProcess(t, dir, ctlPort);
+  const proxies = await Promise.all(['web', 'product'].map(async (service) => {
+    const handle = await startProxy({ admin: { host: '127.0.0.1', port: 0 }, accessLog: { write: () => true } as unknown as NodeJS.WritableStream });
+    t.after(() => handle.close());
+    const client = startConfigClient({ url: ctl.url, token: TOKEN, service, proxyId: `${service}-mesh`, handle, backoff: { baseMs: 20, maxMs: 300 } });
+    t.after(() => client.close());
+    return { service, handle, client };
+  }));
+  const inSync = async (url: string) => {
+    const r = await api(url, 'GET', '/v1/proxies');
+    assert.equal(r.body.proxies.length, 2);
+    for (const p of r.body.proxies) assert.ok(p.inSync, JSON.stringify(p));
+  };
+
+  await eventually(() => inSync(ctl.url));
+  assert.equal(await eventually(() => call(port)), 'v1');
+
+  // A new replica (v2) and a canary override: both proxies converge, traffic follows.
+  writeWorkloads(file, loopbackWorkloads({ product: port, web: port }, [{ id: 'product-app-2', service: 'product', version: 'v2', addresses: { 'product-net': '127.0.20.4' } }]).filter((w) => w.id !== 'web-app'));
+  assert.equal((await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v2: 100 } })).status, 200);
+  await eventually(async () => {
+    await inSync(ctl.url);
+    assert.equal(await call(port), 'v2');
+  });
+
+  // A bad override: the real proxy cannot compile the regex, says why, and keeps serving.
+  const held = proxies[1]!.handle.current()!.hash;
+  await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v2: 100 }, routes: [{ name: 'bad', match: { headers: [{ name: 'x', regex: '([' }] }, to: [{ version: 'v1' }] }] });
+  const nack = await eventually(async () => {
+    const p = (await api(ctl.url, 'GET', '/v1/proxies')).body.proxies.find((p: any) => p.service === 'product');
+    assert.equal(p.ack.ok, false, JSON.stringify(p));
+    return p.ack;
+  });
+  assert.ok(nack.error.length > 0);
+  assert.equal(proxies[1]!.handle.current()!.hash, held);
+  assert.equal(await call(port), 'v2');
+  await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v2: 100 } });
+  await eventually(() => inSync(ctl.url));
+
+  // Controller killed: the data plane keeps routing with its last good snapshot.
+  ctl.child.kill('SIGKILL');
+  await eventually(() => assert.ok(proxies.every((p) => !p.client.state().connected)));
+  for (let i = 0; i < 5; i++) assert.equal(await call(port), 'v2');
+
+  // Controller back (same state dir): proxies resubscribe, a new change reaches them.
+  ctl = await controllerProcess(t, dir, ctlPort);
+  await eventually(() => inSync(ctl.url));
+  assert.deepEqual((await api(ctl.url, 'GET', '/v1/overrides')).body.services.product.weights, { v2: 100 });
+  await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v1: 100 } });
+  await eventually(async () => {
+    await inSync(ctl.url);
+    assert.equal(await call(port), 'v1');
+  });
+
+  // A bad mesh config on reload (SIGHUP) is reported with its path and changes nothing.
+  const before = proxies.map((p) => p.handle.current()!.hash);
+  let out = '';
+  ctl.child.stdout!.on('data', (c) => (out += c));
+  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [port], retries: { attempts: 'three' } } } }));
+  ctl.child.kill('SIGHUP');
+  await eventually(() => assert.match(out, /config rejected.*services\.product\.retries\.attempts: expected an integer from 0 to 10, got \\"three\\"/));
+  await eventually(() => inSync(ctl.url));
+  assert.deepEqual(proxies.map((p) => p.handle.current()!.hash), before);
+  // A good one reaches the proxies that call product.
+  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [port], retries: { attempts: 3 } } } }));
+  ctl.child.kill('SIGHUP');
+  await eventually(async () => {
+    const route = proxies[0]!.handle.current()!.listeners.find((l) => l.name === `out:${port}`)!.routes[0]!;
+    assert.equal(route.retries?.attempts, 3);
+    await inSync(ctl.url);
+  });
+  assert.equal(await call(port), 'v1');
+});
