@@ -10,6 +10,18 @@ export const ErrorCodes = {
   MESH_ERR_COMPOSE_UNAVAILABLE: 'install Docker Compose v2 (`docker compose`) or v1 (`docker-compose`)',
   MESH_ERR_COMPOSE_UNSUPPORTED: 'exclude the service with --exclude, or change the construct named',
   MESH_ERR_USAGE: 'see `meshctl <command> --help`',
+  MESH_ERR_CONTROLLER_UNREACHABLE: 'start the mesh with `meshctl up` (or `meshctl controller` for a local one), or pass --controller <url>; `meshctl doctor` checks it',
+  MESH_ERR_CONTROLLER_REJECTED: 'the controller refused the request; the message says why',
+  MESH_ERR_COMPOSE_INVALID: 'fix the compose file at the place named (check with `docker compose config` or `docker-compose config`)',
+  MESH_ERR_COMPOSE_FAILED: 'read the compose output above; `meshctl doctor` checks the engine and compose',
+  MESH_ERR_IMAGE_BUILD: 'check the Docker engine and disk space, then run `meshctl image build` again (add --offline when no registry is reachable)',
+  MESH_ERR_CSR_INVALID: 'restart the sidecar so it makes a new key and CSR; if it persists, report the CSR error',
+  MESH_ERR_CA_STATE: 'restore .mesh/ca from a backup, or remove .mesh/ca to create a new root (every proxy then renews)',
+  MESH_ERR_CERT_EXPIRED: 'compare the clocks named here (Docker Desktop lags after sleep: restart it), then let the proxy renew',
+  MESH_ERR_CERT_NOT_YET_VALID: 'compare the clocks named here (Docker Desktop lags after sleep: restart it); notBefore is already backdated 5 min',
+  MESH_ERR_TLS_PEER_REJECTED: 'the peer is not the mesh identity expected or not signed by the mesh root; check `meshctl certs`',
+  MESH_ERR_SIGN_UNAUTHORIZED: 'the sidecar must send the token meshctl generated for its service (MESH_TOKEN); re-run `meshctl up`',
+  MESH_ERR_IDENTITY_UNAVAILABLE: 'the proxy has no certificate yet; check that the controller is up and its CA answers',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -35,10 +47,12 @@ export function exitCodeFor(err: unknown): number {
     case 'MESH_ERR_CONFIG_INVALID':
     case 'MESH_ERR_FILE_NOT_FOUND':
     case 'MESH_ERR_COMPOSE_UNSUPPORTED':
+    case 'MESH_ERR_COMPOSE_INVALID':
       return ExitCodes.usage;
     case 'MESH_ERR_DOCKER_UNAVAILABLE':
     case 'MESH_ERR_COMPOSE_UNAVAILABLE':
     case 'MESH_ERR_PORT_IN_USE':
+    case 'MESH_ERR_CONTROLLER_UNREACHABLE':
       return ExitCodes.environment;
     default:
       return ExitCodes.failure;

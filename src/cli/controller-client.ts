@@ -1,0 +1,117 @@
+// The CLI's client for the controller API: finds the controller and its token,
+// and checks every response against the schemas in shared/api.ts.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import {
+  ErrorResponse,
+  HealthResponse,
+  MetricsResponse,
+  Overrides,
+  ProxiesResponse,
+  ServicesResponse,
+  type OverridePut,
+} from '../shared/api.ts';
+import { MeshError } from '../shared/errors.ts';
+import { STATE_DIR } from '../shared/names.ts';
+
+export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:15010';
+
+export interface ControllerClientOptions {
+  /** --controller, else $MESH_CONTROLLER_URL, else the default. */
+  url?: string;
+  /** --token, else $MESH_BOOTSTRAP_TOKEN, else <stateDir>/bootstrap-token. */
+  token?: string;
+  stateDir?: string;
+  timeoutMs?: number;
+}
+
+export class ControllerClient {
+  readonly url: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  private constructor(url: string, token: string | undefined, timeoutMs: number) {
+    this.url = url.replace(/\/+$/, '');
+    this.#token = token;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  static async connect(opts: ControllerClientOptions = {}): Promise<ControllerClient> {
+    const url = opts.url ?? process.env.MESH_CONTROLLER_URL ?? DEFAULT_CONTROLLER_URL;
+    let token = opts.token ?? process.env.MESH_BOOTSTRAP_TOKEN;
+    if (!token) {
+      token = await readFile(join(opts.stateDir ?? STATE_DIR, 'bootstrap-token'), 'utf8').then(
+        (t) => t.trim(),
+        () => undefined,
+      );
+    }
+    return new ControllerClient(url, token, opts.timeoutMs ?? 5_000);
+  }
+
+  health() {
+    return this.#call('GET', '/v1/health', HealthResponse);
+  }
+  services() {
+    return this.#call('GET', '/v1/services', ServicesResponse);
+  }
+  proxies() {
+    return this.#call('GET', '/v1/proxies', ProxiesResponse);
+  }
+  metrics() {
+    return this.#call('GET', '/v1/metrics', MetricsResponse);
+  }
+  overrides() {
+    return this.#call('GET', '/v1/overrides', Overrides);
+  }
+  putOverride(body: OverridePut) {
+    return this.#call('PUT', '/v1/overrides', Overrides, body);
+  }
+  clearOverride(service?: string) {
+    const q = service ? `?service=${encodeURIComponent(service)}` : '';
+    return this.#call('DELETE', `/v1/overrides${q}`, Overrides);
+  }
+
+  /** Any route, for features that add their own (canary, tap): checked with the given schema. */
+  async call<T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    return this.#call(method, path, schema, body);
+  }
+
+  async #call<T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new MeshError('MESH_ERR_CONTROLLER_UNREACHABLE', `cannot reach the controller at ${this.url} (${cause})`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `${method} ${path}: the controller answered ${res.status} with a body that is not JSON`);
+    }
+    if (!res.ok) {
+      const e = ErrorResponse.safeParse(json);
+      const reason = e.success ? e.data.error : text.slice(0, 200);
+      if (res.status === 401) {
+        throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `${method} ${path}: ${reason}`, `pass --token, set MESH_BOOTSTRAP_TOKEN, or run from the folder whose ${STATE_DIR}/bootstrap-token the controller wrote`);
+      }
+      throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `${method} ${path}: ${res.status} ${reason}`);
+    }
+    const r = schema.safeParse(json);
+    if (!r.success) {
+      throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `${method} ${path}: unexpected response (${r.error.issues[0]?.message}); are meshctl and the controller the same version?`);
+    }
+    return r.data;
+  }
+}

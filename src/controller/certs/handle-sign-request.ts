@@ -1,0 +1,21 @@
+// The controller API's sign endpoint in one function: validate the body,
+// authenticate the service by its token, sign. The HTTP layer maps
+// MESH_ERR_SIGN_UNAUTHORIZED to 403 and the other MeshErrors to 400.
+import { MeshError } from '../../shared/errors.ts';
+import { formatPath } from '../../shared/snapshot.ts';
+import { SignRequest, type SignResponse } from '../../shared/identity.ts';
+import type { CertAuthority } from './cert-authority.ts';
+import type { ServiceTokens } from './service-tokens.ts';
+
+export async function handleSignRequest(ca: CertAuthority, tokens: ServiceTokens, body: unknown): Promise<SignResponse> {
+  const parsed = SignRequest.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+    throw new MeshError('MESH_ERR_CSR_INVALID', `invalid sign request: ${issues}`);
+  }
+  const req = parsed.data;
+  if (!tokens.verify(req.service, req.token)) {
+    throw new MeshError('MESH_ERR_SIGN_UNAUTHORIZED', `the sign request for "${req.service}" has ${req.token ? 'a wrong' : 'no'} token`);
+  }
+  return ca.sign({ csrPem: req.csrPem, service: req.service });
+}
