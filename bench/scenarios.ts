@@ -1,0 +1,66 @@
+// The scenarios and the comparisons the report prints. To add a scenario
+// (policies on, mTLS on, ...), add a row here: a chain of hops, client side
+// first, optionally with a snapshot patch; then add a comparison row if it
+// has a target.
+import type { HopSpec } from './hops/hop.ts';
+import type { ScenarioResult } from './run-scenario.ts';
+
+export interface Scenario {
+  id: string;
+  label: string;
+  /** Client side first; empty means the load generator talks to the upstream. */
+  hops: HopSpec[];
+  /** Also run the client-disconnect check through this chain. */
+  disconnectCheck?: boolean;
+}
+
+const mesh: HopSpec = { kind: 'meshctl-http' };
+
+export const scenarios: Scenario[] = [
+  { id: 'a', label: 'direct', hops: [] },
+  { id: 'b', label: 'meshctl, 1 hop', hops: [mesh] },
+  { id: 'c', label: 'meshctl, 2 hops (mesh path)', hops: [mesh, mesh], disconnectCheck: true },
+  { id: 'd', label: 'HAProxy, 2 hops', hops: [{ kind: 'haproxy-http' }, { kind: 'haproxy-http' }], disconnectCheck: true },
+  { id: 'e', label: 'node-http-proxy, 2 hops', hops: [{ kind: 'node-http-proxy' }, { kind: 'node-http-proxy' }], disconnectCheck: true },
+  { id: 'f', label: 'meshctl TCP, 1 hop', hops: [{ kind: 'meshctl-tcp' }] },
+  { id: 'ftcp', label: 'HAProxy TCP, 1 hop', hops: [{ kind: 'haproxy-tcp' }] },
+];
+
+export interface Comparison {
+  label: string;
+  unit: string;
+  /** Undefined when a scenario it needs did not run or has no figure. */
+  value: (r: ReadonlyMap<string, ScenarioResult>) => number | undefined;
+  target: { op: '>=' | '<='; value: number };
+}
+
+const rps = (r: ReadonlyMap<string, ScenarioResult>, id: string) => r.get(id)?.max?.rps;
+const perCore = (r: ReadonlyMap<string, ScenarioResult>, id: string) => r.get(id)?.perCoreRps;
+const lat = (r: ReadonlyMap<string, ScenarioResult>, id: string, q: 'p50' | 'p99') => r.get(id)?.fixed?.latency[q];
+const svc = (r: ReadonlyMap<string, ScenarioResult>, id: string, q: 'p50' | 'p99') => r.get(id)?.fixed?.service[q];
+const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+const diff = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+/** The worst of a scenario's proxies for one per-process figure. */
+const worst = (r: ReadonlyMap<string, ScenarioResult>, id: string, pick: (p: ScenarioResult['procs'][number]) => number | undefined) => {
+  const values = (r.get(id)?.procs ?? []).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return values.length ? Math.max(...values) : undefined;
+};
+
+// Targets from the data-plane issue.
+export const comparisons: Comparison[] = [
+  { label: '(c)/(d) throughput, meshctl vs HAProxy pair', unit: 'x', value: (r) => ratio(rps(r, 'c'), rps(r, 'd')), target: { op: '>=', value: 0.5 } },
+  { label: '(c)/(e) throughput, meshctl vs node-http-proxy pair', unit: 'x', value: (r) => ratio(rps(r, 'c'), rps(r, 'e')), target: { op: '>=', value: 2 } },
+  { label: '(f)/(HAProxy TCP) throughput', unit: 'x', value: (r) => ratio(rps(r, 'f'), rps(r, 'ftcp')), target: { op: '>=', value: 0.9 } },
+  // The same three per event loop: requests per CPU-second of the busiest hop.
+  { label: '(c)/(d) per core of busiest hop', unit: 'x', value: (r) => ratio(perCore(r, 'c'), perCore(r, 'd')), target: { op: '>=', value: 0.5 } },
+  { label: '(c)/(e) per core of busiest hop', unit: 'x', value: (r) => ratio(perCore(r, 'c'), perCore(r, 'e')), target: { op: '>=', value: 2 } },
+  { label: '(f)/(HAProxy TCP) per core of busiest hop', unit: 'x', value: (r) => ratio(perCore(r, 'f'), perCore(r, 'ftcp')), target: { op: '>=', value: 0.9 } },
+  { label: 'added latency (c)-(a), p50 at 1k req/s', unit: 'ms', value: (r) => diff(lat(r, 'c', 'p50'), lat(r, 'a', 'p50')), target: { op: '<=', value: 0.3 } },
+  { label: 'added latency (c)-(a), p99 at 1k req/s', unit: 'ms', value: (r) => diff(lat(r, 'c', 'p99'), lat(r, 'a', 'p99')), target: { op: '<=', value: 1.0 } },
+  // The same from the actual send: blind to generator stalls, which dominate p99 on a busy machine.
+  { label: '  same, p50 from actual send', unit: 'ms', value: (r) => diff(svc(r, 'c', 'p50'), svc(r, 'a', 'p50')), target: { op: '<=', value: 0.3 } },
+  { label: '  same, p99 from actual send', unit: 'ms', value: (r) => diff(svc(r, 'c', 'p99'), svc(r, 'a', 'p99')), target: { op: '<=', value: 1.0 } },
+  { label: 'CPU s per 1k req at 1k req/s, worst meshctl proxy in (c)', unit: 's', value: (r) => worst(r, 'c', (p) => p.cpuPer1kFixed), target: { op: '<=', value: 0.25 } },
+  { label: 'RSS idle, worst meshctl proxy in (c)', unit: 'MB', value: (r) => worst(r, 'c', (p) => p.rssIdleMB), target: { op: '<=', value: 50 } },
+  { label: 'RSS peak at 1k req/s, worst meshctl proxy in (c)', unit: 'MB', value: (r) => worst(r, 'c', (p) => p.rssFixedPeakMB), target: { op: '<=', value: 70 } },
+];
