@@ -1,0 +1,126 @@
+// Builds the mesh image: from a Dockerfile on the official Node image when a
+// registry is reachable, otherwise offline by importing a root filesystem
+// made of the local Node, its libraries and this package (docker import).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MeshError } from '../../shared/errors.ts';
+import { contentHash } from './content-hash.ts';
+import { MESH_VERSION, PACKAGE_ROOT, defaultImageTag } from './mesh-version.ts';
+import { packageFiles } from './package-files.ts';
+import { registryReachable } from './registry-reachable.ts';
+import { NODE_PATH, stageApp, stageRuntime } from './stage-files.ts';
+
+export const BASE_IMAGE = 'node:24-slim';
+export const ImageLabels = { version: 'mesh.version', hash: 'mesh.content-hash', build: 'mesh.build' } as const;
+/** Type stripping runs src/ directly: no build step, and the package is outside node_modules. */
+// --disable-warning: Node 22 still calls type stripping experimental on every start.
+export const ENTRYPOINT = [NODE_PATH, '--disable-warning=ExperimentalWarning', '/app/src/cli/main.ts'];
+
+export interface BuildOptions {
+  tag?: string;
+  /** true: offline; false: Dockerfile (needs the base image or a registry); undefined: detect. */
+  offline?: boolean;
+  log?: (line: string) => void;
+  packageRoot?: string;
+  /** Base of the Dockerfile build (default node:24-slim); tests use a local stand-in. */
+  baseImage?: string;
+}
+
+export interface BuildResult {
+  tag: string;
+  mode: 'offline' | 'dockerfile';
+  hash: string;
+  /** Why this mode was chosen, for the user. */
+  reason: string;
+}
+
+function run(cmd: string, args: string[], opts: { input?: NodeJS.ReadableStream } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (opts.input) opts.input.pipe(child.stdin!);
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', (e) => reject(new MeshError('MESH_ERR_DOCKER_UNAVAILABLE', `could not run ${cmd}: ${e.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new MeshError('MESH_ERR_IMAGE_BUILD', `\`${cmd} ${args.slice(0, 2).join(' ')}\` failed (exit ${code}): ${err.trim().split('\n').slice(-5).join('; ')}`))));
+  });
+}
+
+function labels(hash: string, mode: BuildResult['mode']): Record<string, string> {
+  return { [ImageLabels.version]: MESH_VERSION, [ImageLabels.hash]: hash, [ImageLabels.build]: mode };
+}
+
+async function buildOffline(stage: string, tag: string, hash: string): Promise<void> {
+  stageRuntime(stage);
+  const changes = [
+    `ENTRYPOINT ${JSON.stringify(ENTRYPOINT)}`,
+    'CMD ["--help"]',
+    'WORKDIR /app',
+    'ENV NODE_ENV=production',
+    ...Object.entries(labels(hash, 'offline')).map(([k, v]) => `LABEL ${k}=${v}`),
+  ];
+  const tar = spawn('tar', ['-C', stage, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const tarDone = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new MeshError('MESH_ERR_IMAGE_BUILD', `tar exited ${c} while packing the root filesystem`)))));
+  await Promise.all([run('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', tag], { input: tar.stdout! }), tarDone]);
+}
+
+async function buildDockerfile(stage: string, tag: string, hash: string, base: string): Promise<void> {
+  const dockerfile = [
+    `FROM ${base}`,
+    'COPY app /app',
+    'WORKDIR /app',
+    'ENV NODE_ENV=production',
+    ...Object.entries(labels(hash, 'dockerfile')).map(([k, v]) => `LABEL ${k}="${v}"`),
+    `ENTRYPOINT ${JSON.stringify(ENTRYPOINT)}`,
+    'CMD ["--help"]',
+  ].join('\n');
+  writeFileSync(join(stage, 'Dockerfile'), dockerfile + '\n');
+  await run('docker', ['build', '-q', '-t', tag, stage]);
+}
+
+export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> {
+  const tag = opts.tag ?? defaultImageTag();
+  const log = opts.log ?? (() => {});
+  const files = packageFiles(opts.packageRoot ?? PACKAGE_ROOT);
+  const hash = contentHash(files);
+  let mode: BuildResult['mode'];
+  let reason: string;
+  if (opts.offline === true) [mode, reason] = ['offline', '--offline was given'];
+  else if (opts.offline === false) [mode, reason] = ['dockerfile', '--online was given'];
+  else {
+    const reach = await registryReachable(opts.baseImage ?? BASE_IMAGE);
+    [mode, reason] = reach.ok ? ['dockerfile', reach.why] : ['offline', `${reach.why}, so building offline from the local Node ${process.version}`];
+  }
+  log(`building ${tag} (${mode}: ${reason})`);
+  const previous = imageId(tag);
+  const stage = mkdtempSync(join(tmpdir(), 'mesh-image-'));
+  try {
+    stageApp(stage, files);
+    if (mode === 'dockerfile') {
+      try {
+        await buildDockerfile(stage, tag, hash, opts.baseImage ?? BASE_IMAGE);
+      } catch (err) {
+        if (opts.offline === false) throw err;
+        log(`the Dockerfile build failed (${(err as Error).message}); building offline instead`);
+        [mode, reason] = ['offline', 'the Dockerfile build failed'];
+        await buildOffline(stage, tag, hash);
+      }
+    } else {
+      await buildOffline(stage, tag, hash);
+    }
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+  // The build moved the tag; drop the old mesh image rather than leave it dangling
+  // (no -f: an image a container still uses stays).
+  if (previous && previous !== imageId(tag)) spawnSync('docker', ['image', 'rm', previous], { stdio: 'ignore' });
+  return { tag, mode, hash, reason };
+}
+
+function imageId(tag: string): string | undefined {
+  const r = spawnSync('docker', ['image', 'inspect', '-f', '{{.Id}}', tag], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
