@@ -133,6 +133,9 @@ export const MetricsResponse = z.object({
   at: z.number(),
   services: z.array(z.object({ service: z.string() }).extend(TrafficFigures.shape)),
   edges: z.array(z.object({ source: z.string(), destination: z.string() }).extend(TrafficFigures.shape)),
+  // Per route of a service, inbound side (route = the proxy's `route` label; "" when no route matched).
+  // Optional so older controllers still parse.
+  routes: z.array(z.object({ service: z.string(), route: z.string() }).extend(TrafficFigures.shape)).optional(),
   scrapeErrors: z.array(z.string()),
 });
 export type MetricsResponse = z.infer<typeof MetricsResponse>;

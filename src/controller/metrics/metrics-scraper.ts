@@ -1,7 +1,8 @@
 // Scrapes every connected proxy's admin /metrics each second and keeps a short
 // window of samples, from which it serves the mesh-wide figures `meshctl top`
 // shows: per service (inbound side) and per edge (caller's outbound side)
-// rps, success rate, latency quantiles, retries and active connections.
+// rps, success rate, latency quantiles, retries and active connections, plus
+// per route of a service (inbound side, from the proxies' `route` label).
 import { parsePrometheusText, type Sample } from './prometheus-text.ts';
 
 type Target = { proxyId: string; service: string; url: string };
@@ -65,6 +66,7 @@ export class MetricsScraper {
   aggregate() {
     const services = new Map<string, Acc>();
     const edges = new Map<string, Acc & { source: string; destination: string }>();
+    const routes = new Map<string, Acc & { service: string; route: string }>();
     for (const { service, scrapes } of this.#history.values()) {
       if (scrapes.length < 2) continue;
       const first = scrapes[0]!;
@@ -77,7 +79,15 @@ export class MetricsScraper {
         const dst = s.labels.destination_service || service;
         const src = s.labels.source_service || (dir === 'outbound' ? service : 'unknown');
         const targets: Acc[] = [];
-        if (dir !== 'outbound') targets.push(acc(services, dst));
+        if (dir !== 'outbound') {
+          targets.push(acc(services, dst));
+          // Gauges carry no route label; only request series feed the per-route figures.
+          if (s.labels.route !== undefined) {
+            const k = `${dst}\u0000${s.labels.route}`;
+            if (!routes.has(k)) routes.set(k, { ...newAcc(), service: dst, route: s.labels.route });
+            targets.push(routes.get(k)!);
+          }
+        }
         if (dir !== 'inbound') {
           const k = `${src}\u0000${dst}`;
           if (!edges.has(k)) edges.set(k, { ...newAcc(), source: src, destination: dst });
@@ -118,6 +128,9 @@ export class MetricsScraper {
       edges: [...edges.values()]
         .sort((a, b) => (`${a.source}/${a.destination}` < `${b.source}/${b.destination}` ? -1 : 1))
         .map((e) => ({ source: e.source, destination: e.destination, ...figures(e) })),
+      routes: [...routes.values()]
+        .sort((a, b) => (`${a.service}/${a.route}` < `${b.service}/${b.route}` ? -1 : 1))
+        .map((r) => ({ service: r.service, route: r.route, ...figures(r) })),
       scrapeErrors: [...this.#errors.values()].sort(),
     };
   }
