@@ -8,6 +8,7 @@ export function registerProxy(program: Command): void {
     .description('Run one sidecar proxy from a static snapshot file (like `envoy -c`), or subscribed to a controller.')
     .option('-c, --config <file>', 'snapshot JSON file to serve (re-read on SIGHUP)')
     .option('--admin <host:port>', 'admin server address (/ready, /metrics, /config, /stats)', '127.0.0.1:15000')
+    .option('--controller <url>', 'subscribe to this controller instead of reading a file (default: $MESH_CONTROLLER_URL; needs $MESH_SERVICE and $MESH_BOOTSTRAP_TOKEN; admin then on 0.0.0.0:15000)')
     .action(async (opts) => {
       const { runProxy } = await import('../../proxy/run-proxy.ts');
       await runProxy(opts);

@@ -1,0 +1,65 @@
+// The admin HTTP server: /ready, /metrics (Prometheus text), /config (live
+// snapshot), /stats (JSON for the dashboard). Never on the traffic path.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AdminSource {
+  ready(): boolean;
+  metricsText(): string;
+  configJson(): unknown;
+  statsJson(): unknown;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+  private bound: { address: string; port: number } | undefined;
+
+  constructor(source: AdminSource) {
+    this.server = http.createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const send = (status: number, type: string, body: string): void => {
+        res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      switch (path) {
+        case '/ready':
+          return source.ready() ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready: no snapshot applied\n');
+        case '/metrics':
+          return send(200, 'text/plain; version=0.0.4; charset=utf-8', source.metricsText());
+        case '/config': {
+          const c = source.configJson();
+          return c === undefined ? send(404, 'application/json', '{"error":"no snapshot applied"}\n') : send(200, 'application/json', JSON.stringify(c, null, 2) + '\n');
+        }
+        case '/stats':
+          return send(200, 'application/json', JSON.stringify(source.statsJson()) + '\n');
+        case '/':
+          return send(200, 'text/plain', 'meshctl proxy admin: /ready /metrics /config /stats\n');
+        default:
+          return send(404, 'text/plain', `no admin endpoint ${path}; try /ready /metrics /config /stats\n`);
+      }
+    });
+  }
+
+  listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.removeListener('error', reject);
+        const a = this.server.address() as AddressInfo;
+        this.bound = { address: a.address, port: a.port };
+        resolve();
+      });
+    });
+  }
+
+  address(): { address: string; port: number } | undefined {
+    return this.bound;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,142 @@
+// One upstream endpoint and its connections, keyed by protocol and address so
+// it outlives snapshots: a push that keeps the endpoint keeps its pool, its
+// keep-alive connections and its latency estimate.
+import http2 from 'node:http2';
+import type { Pool } from 'undici';
+// The Pool module alone: undici's index also loads fetch, WebSocket and caches (~15 MB RSS we never use).
+import { createRequire } from 'node:module';
+const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
+
+export type UpstreamProtocol = 'http1' | 'http2' | 'tcp';
+
+// Peak-EWMA decay: how fast an old latency sample is forgotten (linkerd: 10s).
+const EWMA_DECAY_NS = 10e9;
+// Cost used for a fresh endpoint and as the penalty after a failure.
+const DEFAULT_RTT_NS = 1e6;
+const FAILURE_PENALTY_NS = 1e9;
+
+export class UpstreamEndpoint {
+  readonly key: string;
+  readonly protocol: UpstreamProtocol;
+  readonly address: string;
+  readonly port: number;
+  /** "address:port", as shown in errors and access logs. */
+  readonly hostPort: string;
+  readonly origin: string;
+  inflight = 0;
+  requests = 0;
+  failures = 0;
+  private ewmaNs = DEFAULT_RTT_NS;
+  private stampNs = 0n;
+  private pool: Pool | undefined;
+  private session: http2.ClientHttp2Session | undefined;
+  private maxConnections: number;
+  closed = false;
+
+  constructor(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number) {
+    this.protocol = protocol;
+    this.address = address;
+    this.port = port;
+    this.key = UpstreamEndpoint.keyOf(protocol, address, port);
+    this.hostPort = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    this.origin = `http://${this.hostPort}`;
+    this.maxConnections = maxConnections;
+  }
+
+  static keyOf(protocol: string, address: string, port: number): string {
+    return `${protocol}|${address}|${port}`;
+  }
+
+  /** The keep-alive pool for HTTP/1.1 upstreams (created on first use). */
+  http1Pool(): Pool {
+    if (!this.pool) {
+      this.pool = new PoolImpl(this.origin, {
+        connections: this.maxConnections,
+        pipelining: 1,
+        // Many servers close idle connections after ~5 s without saying so; reusing one
+        // just as it closes fails the request. Stay under that unless the server's
+        // Keep-Alive header allows longer (up to keepAliveMaxTimeout).
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: 600_000,
+        // Streams may be long-lived (SSE, downloads): no body or header timeouts here;
+        // the timeout filter owns request deadlines.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+    }
+    return this.pool;
+  }
+
+  /** One multiplexed h2c session for HTTP/2 upstreams, re-opened when it goes away. */
+  http2Session(): http2.ClientHttp2Session {
+    const s = this.session;
+    if (s && !s.closed && !s.destroyed) return s;
+    const session = http2.connect(this.origin, { peerMaxConcurrentStreams: 1000 });
+    session.on('error', () => {});
+    session.on('goaway', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    session.on('close', () => {
+      if (this.session === session) this.session = undefined;
+    });
+    // Do not keep the process alive for an idle session.
+    session.unref();
+    this.session = session;
+    return session;
+  }
+
+  /** Peak-EWMA cost: latency estimate weighted by outstanding work. */
+  cost(nowNs: bigint): number {
+    const ewma = this.decayed(nowNs);
+    return ewma * (this.inflight + 1);
+  }
+
+  private decayed(nowNs: bigint): number {
+    if (this.stampNs === 0n) return this.ewmaNs;
+    const elapsed = Number(nowNs - this.stampNs);
+    const w = Math.exp(-elapsed / EWMA_DECAY_NS);
+    // Decay toward the default so an idle slow endpoint is retried eventually.
+    return this.ewmaNs * w + DEFAULT_RTT_NS * (1 - w);
+  }
+
+  /** Record one latency sample; a peak above the estimate replaces it at once. */
+  observe(rttNs: number, nowNs: bigint): void {
+    if (rttNs > this.ewmaNs) {
+      this.ewmaNs = rttNs;
+    } else {
+      const elapsed = this.stampNs === 0n ? EWMA_DECAY_NS : Number(nowNs - this.stampNs);
+      const w = Math.exp(-elapsed / EWMA_DECAY_NS);
+      this.ewmaNs = this.ewmaNs * w + rttNs * (1 - w);
+    }
+    this.stampNs = nowNs;
+  }
+
+  observeFailure(nowNs: bigint): void {
+    this.failures++;
+    this.observe(FAILURE_PENALTY_NS, nowNs);
+  }
+
+  latencyMs(): number {
+    return this.ewmaNs / 1e6;
+  }
+
+  /** Close gracefully: in-flight requests finish, idle connections go. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const p = this.pool;
+    this.pool = undefined;
+    const s = this.session;
+    this.session = undefined;
+    s?.close();
+    if (p) await p.close().catch(() => {});
+  }
+
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const p = this.pool;
+    this.pool = undefined;
+    this.session?.destroy();
+    this.session = undefined;
+    if (p) await p.destroy().catch(() => {});
+  }
+}

@@ -1,0 +1,60 @@
+// Per-request state: one object per request carried through the filters to
+// the upstream and back to telemetry. Policy lives on the compiled route;
+// only what varies per request lives here.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { CompiledListener } from '../runtime/compiled-listener.ts';
+import type { CompiledRoute } from '../routing/route-table.ts';
+import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
+import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
+import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/** Something that can cancel the upstream side of an exchange. */
+export interface UpstreamCancel {
+  abort(reason?: Error): void;
+}
+
+export class Exchange {
+  readonly req: DownstreamRequest;
+  /** The response, or undefined for an Upgrade (then `socket` is set). */
+  readonly res: DownstreamResponse | undefined;
+  readonly socket: Duplex | undefined;
+  readonly head: Buffer | undefined;
+  readonly listener: CompiledListener;
+  readonly startNs: bigint;
+  readonly startMs: number;
+  readonly http2: boolean;
+  /** Host / :authority, lowercase, without port. */
+  host = '';
+  path = '';
+  route: CompiledRoute | undefined;
+  cluster: CompiledCluster | undefined;
+  endpoint: UpstreamEndpoint | undefined;
+  /** Headers filters add to the upstream request, as a flat [name, value, ...] list. */
+  readonly extraHeaders: string[] = [];
+  status = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  error: string | undefined;
+  traceId: string | undefined;
+  upstream: UpstreamCancel | undefined;
+  telemetry: ProxyTelemetry | undefined;
+  /** The proxy finished writing the response (end() called). */
+  ended = false;
+  done = false;
+
+  constructor(listener: CompiledListener, req: DownstreamRequest, res: DownstreamResponse | undefined, socket?: Duplex, head?: Buffer) {
+    this.listener = listener;
+    this.req = req;
+    this.res = res;
+    this.socket = socket;
+    this.head = head;
+    this.http2 = req.httpVersionMajor === 2;
+    this.startNs = process.hrtime.bigint();
+    this.startMs = Date.now();
+  }
+}

@@ -1,0 +1,45 @@
+// `meshctl proxy` in a sidecar container: no snapshot file; subscribe to the
+// controller (MESH_CONTROLLER_URL / --controller) and apply what it pushes.
+// The admin server listens on all interfaces so the compose healthcheck
+// (/ready: only once the first snapshot applied) and the controller's metrics
+// scrape both reach it.
+import { hostname } from 'node:os';
+import { MeshError } from '../shared/errors.ts';
+import { startConfigClient } from './config-client.ts';
+import { startProxy } from './proxy.ts';
+import type { ProxyHandle } from './proxy-handle.ts';
+import { accessLogStream } from './telemetry/access-log-stream.ts';
+
+export interface ControlledProxyOptions {
+  controller: string;
+  token?: string;
+  service?: string;
+  /** host:port; the CLI default (127.0.0.1:15000) is widened to 0.0.0.0 here. */
+  admin?: { host: string; port: number };
+}
+
+export async function runControlledProxy(opts: ControlledProxyOptions): Promise<ProxyHandle> {
+  const service = opts.service ?? process.env.MESH_SERVICE;
+  const token = opts.token ?? process.env.MESH_BOOTSTRAP_TOKEN;
+  if (!service) throw new MeshError('MESH_ERR_USAGE', 'meshctl proxy --controller needs the service name', 'set MESH_SERVICE (meshctl up does) or pass --service');
+  if (!token) throw new MeshError('MESH_ERR_USAGE', 'meshctl proxy --controller needs the bootstrap token', 'set MESH_BOOTSTRAP_TOKEN (meshctl up does)');
+  const admin = opts.admin ?? { host: '0.0.0.0', port: 15000 };
+  const proxy = await startProxy({ admin, accessLog: accessLogStream() });
+  // The container's hostname is its short id: the controller matches it to discovery,
+  // and Docker's DNS resolves it on the mesh network (for the metrics scrape).
+  const proxyId = hostname();
+  const log = (fields: Record<string, unknown>) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'proxy', service, ...fields }) + '\n');
+  const client = startConfigClient({ url: opts.controller.replace(/\/+$/, ''), token, service, proxyId, handle: proxy, admin: `${proxyId}:${admin.port}`, log });
+  log({ msg: 'subscribing to the controller', controller: opts.controller, proxyId });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    const ms = proxy.current()?.drainMs ?? 20_000;
+    log({ msg: `${signal}, draining`, drainMs: ms });
+    void client.close().then(() => proxy.drain(ms)).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return proxy;
+}

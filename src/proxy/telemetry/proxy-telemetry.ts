@@ -1,0 +1,131 @@
+// Metrics and access logs for the proxy: records one finished HTTP exchange
+// or TCP connection. Label series are cached per route and status so the hot
+// path does a map lookup and a few additions.
+import { MetricsRegistry, type Series } from './metrics-registry.ts';
+import { HTTP_STATS, LISTENER_STATS, METRIC_PREFIX, RUNTIME_STATS, TCP_STATS } from './proxy-stats.ts';
+import { AccessLog } from './access-log.ts';
+import type { Exchange } from '../http/exchange.ts';
+import type { CompiledListener } from '../runtime/compiled-listener.ts';
+
+interface HttpSeries {
+  requests: Series;
+  duration: Series;
+  reqBytes: Series;
+  resBytes: Series;
+}
+
+export interface TcpRecord {
+  listener: CompiledListener;
+  source: string;
+  destination: string;
+  cluster?: string;
+  upstream?: string;
+  startMs: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  error?: string;
+  protocol: string;
+}
+
+function responseClass(status: number): string {
+  return status >= 100 && status < 600 ? `${(status / 100) | 0}xx` : 'error';
+}
+
+export class ProxyTelemetry {
+  readonly metrics = new MetricsRegistry();
+  readonly http = this.metrics.register(METRIC_PREFIX, HTTP_STATS);
+  readonly tcp = this.metrics.register(METRIC_PREFIX, TCP_STATS);
+  readonly listeners = this.metrics.register(METRIC_PREFIX, LISTENER_STATS);
+  readonly runtime = this.metrics.register(METRIC_PREFIX, RUNTIME_STATS);
+  readonly accessLog: AccessLog;
+  accessLogEnabled = true;
+  private readonly httpCache = new Map<string, HttpSeries>();
+
+  constructor(stream: NodeJS.WritableStream) {
+    this.accessLog = new AccessLog(stream);
+  }
+
+  private httpSeries(l: CompiledListener, destination: string, route: string, status: number): HttpSeries {
+    const key = `${l.name}\u0000${destination}\u0000${route}\u0000${status}`;
+    let s = this.httpCache.get(key);
+    if (s === undefined) {
+      const labels = [l.direction, l.name, l.sourceService, destination, route, responseClass(status), String(status)];
+      const vol = [l.direction, l.name, l.sourceService, destination, route];
+      s = {
+        requests: this.http.requests_total.with(...labels),
+        duration: this.http.request_duration_seconds.with(...labels),
+        reqBytes: this.http.request_bytes_total.with(...vol),
+        resBytes: this.http.response_bytes_total.with(...vol),
+      };
+      this.httpCache.set(key, s);
+    }
+    return s;
+  }
+
+  recordHttp(ex: Exchange): void {
+    const l = ex.listener;
+    const durationNs = Number(process.hrtime.bigint() - ex.startNs);
+    const destination = ex.route?.service ?? l.localService;
+    const route = ex.route?.name ?? '';
+    const s = this.httpSeries(l, destination, route, ex.status);
+    s.requests.value++;
+    s.duration.observe(durationNs / 1e9);
+    s.reqBytes.value += ex.bytesIn;
+    s.resBytes.value += ex.bytesOut;
+    if (ex.error !== undefined) {
+      const sp = ex.error.indexOf(' ');
+      this.http.proxy_errors_total.with(l.direction, l.name, sp === -1 ? ex.error : ex.error.slice(0, sp)).value++;
+    }
+    if (!this.accessLogEnabled) return;
+    const req = ex.req;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    this.accessLog.write({
+      time: new Date(ex.startMs).toISOString(),
+      kind: 'http',
+      direction: l.direction,
+      listener: l.name,
+      source: l.sourceService,
+      destination,
+      route,
+      method: req.method,
+      path: q === -1 ? url : url.slice(0, q),
+      authority: ex.host,
+      protocol: ex.socket ? 'upgrade' : ex.http2 ? 'HTTP/2' : 'HTTP/1.1',
+      status: ex.status,
+      duration_ms: Math.round(durationNs / 1e3) / 1e3,
+      bytes_in: ex.bytesIn,
+      bytes_out: ex.bytesOut,
+      upstream: ex.endpoint?.hostPort,
+      cluster: ex.cluster?.name,
+      error: ex.error,
+      trace_id: ex.traceId,
+    });
+  }
+
+  recordTcp(r: TcpRecord): void {
+    const l = r.listener;
+    const labels = [l.direction, l.name, r.source, r.destination];
+    this.tcp.tcp_connections_total.with(...labels).value++;
+    this.tcp.tcp_bytes_total.with(...labels, 'in').value += r.bytesIn;
+    this.tcp.tcp_bytes_total.with(...labels, 'out').value += r.bytesOut;
+    if (r.error?.startsWith('upstream-connect-failure')) this.tcp.tcp_connect_failures_total.with(...labels).value++;
+    if (!this.accessLogEnabled) return;
+    this.accessLog.write({
+      time: new Date(r.startMs).toISOString(),
+      kind: 'tcp',
+      direction: l.direction,
+      listener: l.name,
+      source: r.source,
+      destination: r.destination,
+      protocol: r.protocol,
+      duration_ms: r.durationMs,
+      bytes_in: r.bytesIn,
+      bytes_out: r.bytesOut,
+      upstream: r.upstream,
+      cluster: r.cluster,
+      error: r.error,
+    });
+  }
+}
