@@ -13,6 +13,9 @@ export class CompiledCluster {
   readonly endpoints: readonly UpstreamEndpoint[];
   readonly lb: LoadBalancer;
   readonly spec: Cluster;
+  // The version label of each endpoint (mesh.version), for per-version metrics
+  // that canary analysis reads. Empty when endpoints carry no version.
+  readonly #versions = new Map<UpstreamEndpoint, string>();
 
   constructor(spec: Cluster, registry: EndpointRegistry) {
     this.spec = spec;
@@ -22,6 +25,11 @@ export class CompiledCluster {
     const healthy = spec.endpoints.filter((e) => e.healthy);
     this.endpoints = healthy.map((e) => registry.acquire(spec.protocol, e.address, e.port, spec.connectionLimits.maxConnections));
     this.lb = createLoadBalancer(spec.lb, this.endpoints, healthy.map((e) => e.weight));
+    healthy.forEach((e, i) => this.#versions.set(this.endpoints[i]!, e.labels.version ?? ''));
+  }
+
+  versionOf(endpoint: UpstreamEndpoint | undefined): string {
+    return endpoint === undefined ? '' : (this.#versions.get(endpoint) ?? '');
   }
 
   /** Every endpoint key this cluster uses, healthy or not (pools are kept for both). */

@@ -46,11 +46,11 @@ export class ProxyTelemetry {
     this.accessLog = new AccessLog(stream);
   }
 
-  private httpSeries(l: CompiledListener, destination: string, route: string, status: number): HttpSeries {
-    const key = `${l.name}\u0000${destination}\u0000${route}\u0000${status}`;
+  private httpSeries(l: CompiledListener, destination: string, version: string, route: string, status: number): HttpSeries {
+    const key = `${l.name}\u0000${destination}\u0000${version}\u0000${route}\u0000${status}`;
     let s = this.httpCache.get(key);
     if (s === undefined) {
-      const labels = [l.direction, l.name, l.sourceService, destination, route, responseClass(status), String(status)];
+      const labels = [l.direction, l.name, l.sourceService, destination, version, route, responseClass(status), String(status)];
       const vol = [l.direction, l.name, l.sourceService, destination, route];
       s = {
         requests: this.http.requests_total.with(...labels),
@@ -68,7 +68,8 @@ export class ProxyTelemetry {
     const durationNs = Number(process.hrtime.bigint() - ex.startNs);
     const destination = ex.route?.service ?? l.localService;
     const route = ex.route?.name ?? '';
-    const s = this.httpSeries(l, destination, route, ex.status);
+    const version = ex.cluster?.versionOf(ex.endpoint) ?? '';
+    const s = this.httpSeries(l, destination, version, route, ex.status);
     s.requests.value++;
     s.duration.observe(durationNs / 1e9);
     s.reqBytes.value += ex.bytesIn;
@@ -99,6 +100,7 @@ export class ProxyTelemetry {
       bytes_out: ex.bytesOut,
       upstream: ex.endpoint?.hostPort,
       cluster: ex.cluster?.name,
+      version: version || undefined,
       error: ex.error,
       trace_id: ex.traceId,
     });

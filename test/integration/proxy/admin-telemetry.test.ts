@@ -40,7 +40,7 @@ test('admin: /ready is 503 until a snapshot applies; /config, /stats and /metric
   const text = await res.text();
   // Every declared stat is exposed under its name.
   for (const name of [...Object.keys(HTTP_STATS), ...Object.keys(TCP_STATS), ...Object.keys(LISTENER_STATS)]) assert.match(text, new RegExp(`^# TYPE mesh_${name} `, 'm'));
-  const labels = 'direction="outbound",listener="out",source_service="orders",destination_service="payments",route="pay",response_class="2xx",status_code="200"';
+  const labels = 'direction="outbound",listener="out",source_service="orders",destination_service="payments",destination_version="",route="pay",response_class="2xx",status_code="200"';
   assert.ok(text.includes(`mesh_requests_total{${labels}} 3`), text);
   assert.ok(text.includes(`mesh_request_duration_seconds_bucket{${labels},le="+Inf"} 3`));
   assert.ok(text.includes(`mesh_request_duration_seconds_count{${labels}} 3`));
