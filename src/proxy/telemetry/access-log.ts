@@ -22,6 +22,7 @@ export interface AccessLogEntry {
   bytes_out: number;
   upstream?: string;
   cluster?: string;
+  version?: string;
   error?: string;
   trace_id?: string;
 }
