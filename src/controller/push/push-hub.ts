@@ -42,6 +42,7 @@ export class PushHub {
       const version = ++this.#seq;
       this.#desired.set(id, { version, hash: snap.hash!, snapshot: { ...snap, version }, service: snap.node.service });
     }
+    this.#rekey();
     for (const [key, subs] of this.#subs) for (const sub of subs) this.#maybeSend(key, sub);
   }
 
@@ -50,13 +51,15 @@ export class PushHub {
     // Versions stay monotonic for a proxy across controller restarts.
     if (query.version !== undefined && query.version > this.#seq) this.#seq = query.version;
     const sub: Subscriber = { res, query, remote, sentHash: query.hash, connectedAt: this.#now() };
-    const key = query.proxyId;
+    const key = this.#canonical(query.proxyId);
     if (!this.#subs.has(key)) this.#subs.set(key, new Set());
     this.#subs.get(key)!.add(sub);
     this.#known.set(key, { service: query.service, admin: query.admin, remote });
     res.on('close', () => {
-      this.#subs.get(key)?.delete(sub);
-      if (this.#subs.get(key)?.size === 0) this.#subs.delete(key);
+      // The set may have moved to the full id since (see #rekey).
+      const k = this.#canonical(key);
+      this.#subs.get(k)?.delete(sub);
+      if (this.#subs.get(k)?.size === 0) this.#subs.delete(k);
     });
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     this.#write(sub, { type: 'ping', at: this.#now() });
@@ -74,18 +77,44 @@ export class PushHub {
   }
 
   ack(msg: AckMessage): void {
-    this.#acks.set(msg.proxyId, { ...msg, at: this.#now() });
-    if (msg.ok) this.#lastSync.set(msg.proxyId, this.#now());
+    const proxyId = this.#canonical(msg.proxyId);
+    this.#acks.set(proxyId, { ...msg, proxyId, at: this.#now() });
+    if (msg.ok) this.#lastSync.set(proxyId, this.#now());
     for (const w of this.#waiters) w();
   }
 
-  /** The snapshot a subscriber should hold. A Docker sidecar knows itself by its short container id. */
+  /**
+   * One name per proxy. A Docker sidecar knows itself by its hostname, the
+   * short container id, while discovery knows the full id: a short id that
+   * starts exactly one desired id is that proxy.
+   */
+  #canonical(proxyId: string): string {
+    if (this.#desired.has(proxyId) || proxyId.length < 12) return proxyId;
+    let found: string | undefined;
+    for (const id of this.#desired.keys()) {
+      if (!id.startsWith(proxyId)) continue;
+      if (found !== undefined) return proxyId;
+      found = id;
+    }
+    return found ?? proxyId;
+  }
+
+  /** After a rebuild, state kept under a short id moves to the full id discovery now knows. */
+  #rekey(): void {
+    for (const short of new Set([...this.#subs.keys(), ...this.#acks.keys(), ...this.#known.keys()])) {
+      const full = this.#canonical(short);
+      if (full === short) continue;
+      for (const map of [this.#subs, this.#acks, this.#lastSync, this.#known] as Map<string, unknown>[]) {
+        if (map.has(short) && !map.has(full)) map.set(full, map.get(short));
+        map.delete(short);
+      }
+      const ack = this.#acks.get(full);
+      if (ack) ack.proxyId = full;
+    }
+  }
+
   #desiredFor(proxyId: string): Desired | undefined {
-    const exact = this.#desired.get(proxyId);
-    if (exact) return exact;
-    if (proxyId.length < 12) return undefined;
-    for (const [id, d] of this.#desired) if (id.startsWith(proxyId)) return d;
-    return undefined;
+    return this.#desired.get(proxyId);
   }
 
   #maybeSend(key: string, sub: Subscriber): void {
@@ -111,7 +140,7 @@ export class PushHub {
       const d = this.#desiredFor(proxyId);
       const ack = this.#acks.get(proxyId);
       const sync = this.#lastSync.get(proxyId);
-      const connected = [...this.#subs.keys()].some((k) => k === proxyId || (k.length >= 12 && proxyId.startsWith(k)));
+      const connected = this.#subs.has(proxyId);
       return {
         proxyId,
         service: d?.service ?? this.#known.get(proxyId)?.service ?? ack?.service ?? '',

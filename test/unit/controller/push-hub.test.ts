@@ -81,3 +81,25 @@ test('a Docker sidecar subscribing with its short container id gets the snapshot
   await new Promise((r) => setImmediate(r));
   assert.equal(snapshots(other).length, 0);
 });
+
+test('a sidecar known by its short and its full id is listed once, in sync, whichever the controller learned first', async (t) => {
+  const hub = new PushHub();
+  t.after(() => hub.close());
+  const full = '0123456789abcdef'.repeat(4);
+  const short = full.slice(0, 12);
+  // The sidecar subscribes before discovery has seen its container.
+  const s = stream();
+  hub.subscribe({ service: 'a', proxyId: short }, s as unknown as ServerResponse, '127.0.0.1');
+  hub.setDesired(new Map([[full, snap('a', 1)]]));
+  await new Promise((r) => setImmediate(r));
+  const [sent] = snapshots(s);
+  assert.ok(sent);
+  hub.ack({ service: 'a', proxyId: short, version: sent.version, hash: sent.hash, ok: true });
+  const status = hub.status();
+  assert.deepEqual(status.map((p) => p.proxyId), [full]);
+  assert.equal(status[0]!.connected, true);
+  assert.equal(status[0]!.inSync, true);
+  // Its stream closing is seen under the full id too.
+  s.emit('close');
+  assert.equal(hub.status()[0]!.connected, false);
+});
