@@ -4,6 +4,7 @@
 // has a target.
 import type { HopSpec } from './hops/hop.ts';
 import type { ScenarioResult } from './run-scenario.ts';
+import { meshCertArgs } from './hops/mesh-certs.ts';
 
 export interface Scenario {
   id: string;
@@ -16,10 +17,49 @@ export interface Scenario {
 
 const mesh: HopSpec = { kind: 'meshctl-http' };
 
+// The mesh path with mTLS between the two sidecars: the client sidecar's cluster
+// originates TLS 1.3 (h2 over TLS, one session), the server sidecar's inbound is strict.
+const service = (index: number) => (index === 0 ? 'bench-client' : 'bench-upstream');
+const meshMtls: HopSpec = {
+  kind: 'meshctl-http',
+  args: (hop) => meshCertArgs(hop.tmpDir, service(hop.index)),
+  snapshot: (s, hop) =>
+    hop.index === 0
+      ? { ...s, clusters: s.clusters!.map((c) => ({ ...c, tls: { enabled: true } })) }
+      : { ...s, listeners: s.listeners!.map((l) => ({ ...l, tls: { mode: 'strict' as const } })) },
+};
+
+// The mesh path with every resilience policy on at both hops, none triggering: retries,
+// timeouts, a rate limit far above the load, outlier detection, health checks, circuit limits.
+const meshPolicies: HopSpec = {
+  kind: 'meshctl-http',
+  snapshot: (s) => ({
+    ...s,
+    listeners: s.listeners!.map((l) => ({
+      ...l,
+      routes: l.routes!.map((r) => ({
+        ...r,
+        retries: { attempts: 2, perTryTimeoutMs: 5_000 },
+        timeouts: { requestMs: 15_000, idleMs: 60_000 },
+        rateLimit: { requestsPerSecond: 10_000_000 },
+      })),
+    })),
+    clusters: s.clusters!.map((c) => ({
+      ...c,
+      timeouts: { connectMs: 1_000 },
+      outlierDetection: { consecutiveErrors: 5 },
+      healthCheck: { type: 'tcp' as const, intervalMs: 1_000 },
+      connectionLimits: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 100_000 },
+    })),
+  }),
+};
+
 export const scenarios: Scenario[] = [
   { id: 'a', label: 'direct', hops: [] },
   { id: 'b', label: 'meshctl, 1 hop', hops: [mesh] },
   { id: 'c', label: 'meshctl, 2 hops (mesh path)', hops: [mesh, mesh], disconnectCheck: true },
+  { id: 'cm', label: 'meshctl, 2 hops, mTLS between them', hops: [meshMtls, meshMtls] },
+  { id: 'cp', label: 'meshctl, 2 hops, resilience policies on', hops: [meshPolicies, meshPolicies] },
   { id: 'd', label: 'HAProxy, 2 hops', hops: [{ kind: 'haproxy-http' }, { kind: 'haproxy-http' }], disconnectCheck: true },
   { id: 'e', label: 'node-http-proxy, 2 hops', hops: [{ kind: 'node-http-proxy' }, { kind: 'node-http-proxy' }], disconnectCheck: true },
   { id: 'f', label: 'meshctl TCP, 1 hop', hops: [{ kind: 'meshctl-tcp' }] },
@@ -60,6 +100,15 @@ export const comparisons: Comparison[] = [
   // The same from the actual send: blind to generator stalls, which dominate p99 on a busy machine.
   { label: '  same, p50 from actual send', unit: 'ms', value: (r) => diff(svc(r, 'c', 'p50'), svc(r, 'a', 'p50')), target: { op: '<=', value: 0.3 } },
   { label: '  same, p99 from actual send', unit: 'ms', value: (r) => diff(svc(r, 'c', 'p99'), svc(r, 'a', 'p99')), target: { op: '<=', value: 1.0 } },
+  // Identity issue: what mTLS between the sidecars costs, and the mesh-path targets with it on.
+  { label: '(cm)/(c) throughput, mTLS vs plaintext pair', unit: 'x', value: (r) => ratio(rps(r, 'cm'), rps(r, 'c')), target: { op: '>=', value: 0.8 } },
+  { label: 'p99 added by mTLS (cm)-(c) at 1k req/s', unit: 'ms', value: (r) => diff(lat(r, 'cm', 'p99'), lat(r, 'c', 'p99')), target: { op: '<=', value: 0.5 } },
+  { label: 'added latency (cm)-(a), p50 at 1k req/s', unit: 'ms', value: (r) => diff(lat(r, 'cm', 'p50'), lat(r, 'a', 'p50')), target: { op: '<=', value: 0.3 } },
+  { label: 'added latency (cm)-(a), p99 at 1k req/s', unit: 'ms', value: (r) => diff(lat(r, 'cm', 'p99'), lat(r, 'a', 'p99')), target: { op: '<=', value: 1.0 } },
+  // Resilience issue: the filter chain with all policies on versus off.
+  { label: '(cp)/(c) throughput, resilience policies on vs off', unit: 'x', value: (r) => ratio(rps(r, 'cp'), rps(r, 'c')), target: { op: '>=', value: 0.9 } },
+  { label: '(cp)/(c) per core of busiest hop', unit: 'x', value: (r) => ratio(perCore(r, 'cp'), perCore(r, 'c')), target: { op: '>=', value: 0.9 } },
+  { label: 'CPU s per 1k req at 1k req/s, worst meshctl proxy in (cm)', unit: 's', value: (r) => worst(r, 'cm', (p) => p.cpuPer1kFixed), target: { op: '<=', value: 0.25 } },
   { label: 'CPU s per 1k req at 1k req/s, worst meshctl proxy in (c)', unit: 's', value: (r) => worst(r, 'c', (p) => p.cpuPer1kFixed), target: { op: '<=', value: 0.25 } },
   { label: 'RSS idle, worst meshctl proxy in (c)', unit: 'MB', value: (r) => worst(r, 'c', (p) => p.rssIdleMB), target: { op: '<=', value: 50 } },
   { label: 'RSS peak at 1k req/s, worst meshctl proxy in (c)', unit: 'MB', value: (r) => worst(r, 'c', (p) => p.rssFixedPeakMB), target: { op: '<=', value: 70 } },

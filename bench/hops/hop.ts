@@ -15,6 +15,8 @@ export interface HopSpec {
    * Gets the hop's place in the chain so a pair can be configured together.
    */
   snapshot?: (s: SnapshotInput, hop: { index: number; count: number; tmpDir: string }) => SnapshotInput | Promise<SnapshotInput>;
+  /** meshctl hops only: extra CLI arguments (mTLS certificate files, ...). */
+  args?: (hop: { index: number; count: number; tmpDir: string }) => string[] | Promise<string[]>;
 }
 
 export interface HopContext {

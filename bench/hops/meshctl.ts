@@ -81,7 +81,8 @@ export async function startMeshctlHop(ctx: HopContext, protocol: 'http' | 'tcp')
   const file = join(ctx.tmpDir, `meshctl-hop${ctx.index}-${protocol}.json`);
   writeFileSync(file, JSON.stringify(snap, null, 2));
   const name = `meshctl hop ${ctx.index}`;
-  const p = ctx.procs.start(name, process.execPath, [meshctlSettings.entry, 'proxy', '--config', file, '--admin', `127.0.0.1:${adminPort}`], {
+  const extra = ctx.spec.args ? await ctx.spec.args({ index: ctx.index, count: ctx.count, tmpDir: ctx.tmpDir }) : [];
+  const p = ctx.procs.start(name, process.execPath, [meshctlSettings.entry, 'proxy', '--config', file, '--admin', `127.0.0.1:${adminPort}`, ...extra], {
     cwd: repoRoot,
   });
   const stop = () => (p.child.exitCode !== null ? `exited with code ${p.child.exitCode}: ${p.tail().slice(-400) || '(no output)'}` : undefined);

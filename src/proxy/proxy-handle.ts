@@ -14,6 +14,8 @@ export interface ProxyOptions {
   accessLog?: NodeJS.WritableStream;
   /** First snapshot (validated like any other); the proxy is not ready until one applies. */
   snapshot?: unknown;
+  /** Certificate and key for mTLS listeners and clusters (WorkloadIdentity.start, or identityFromFiles). */
+  identity?: import('./identity/workload-identity.ts').WorkloadIdentity;
 }
 
 export interface ProxyHandle {

@@ -11,11 +11,17 @@ import { ListenerServer, listenerKey } from './listeners/listener-server.ts';
 import { ProxyTelemetry } from './telemetry/proxy-telemetry.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { proxyStats } from './admin/proxy-stats-json.ts';
+import { HealthCheckManager } from './clusters/health-check-manager.ts';
+import { drainListeners } from './listeners/drain-listeners.ts';
 
 export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> {
   const telemetry = new ProxyTelemetry(opts.accessLog ?? process.stdout);
-  const state: ProxyState = { runtime: undefined, telemetry };
+  const state: ProxyState = { runtime: undefined, telemetry, identity: opts.identity };
   const registry = new EndpointRegistry();
+  // Active health checks, kept across snapshots (keyed by cluster, endpoint and spec).
+  const healthChecks = new HealthCheckManager(telemetry);
+  registry.tls = opts.identity ? { identity: opts.identity, stats: telemetry.tls } : undefined;
+  opts.identity?.onRotate(() => registry.recycleTlsSessions());
   // Listener servers by name (the diff key is checked on each apply).
   let servers = new Map<string, ListenerServer>();
   let queue: Promise<unknown> = Promise.resolve();
@@ -43,6 +49,14 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
     if (live && live.hash === snap.hash) {
       telemetry.runtime.snapshot_applies_total.with('unchanged').value++;
       return { ok: true, changed: false, version: snap.version, hash: snap.hash! };
+    }
+    // Root rotation: the controller pushes the roots to trust; an identical bundle touches nothing.
+    if (opts.identity && snap.tls?.trustBundlePem) {
+      try {
+        opts.identity.updateTrustBundle(snap.tls.trustBundlePem);
+      } catch (err) {
+        return reject(`invalid snapshot: tls.trustBundlePem: ${(err as Error).message}`, [`tls.trustBundlePem: ${(err as Error).message}`]);
+      }
     }
     let runtime: Runtime;
     try {
@@ -87,6 +101,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
     telemetry.runtime.snapshot_version.with().value = snap.version;
     for (const s of retired) void s.drain(snap.drainMs);
     registry.retain(runtime.endpointKeys);
+    healthChecks.sync(runtime);
     return { ok: true, changed: true, version: snap.version, hash: snap.hash! };
   }
 
@@ -121,7 +136,9 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       closed = true;
       await queue;
       const ms = drainMs ?? state.runtime?.snapshot.drainMs ?? 20_000;
-      await Promise.all([...servers.values()].map((s) => s.drain(ms)));
+      // Inbound closes first; outbound keeps serving the app until the period ends or nothing is in flight.
+      await drainListeners([...servers.values()], ms);
+      healthChecks.stop();
       await registry.destroyAll();
       await admin?.close();
     },
@@ -130,6 +147,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       await queue;
       for (const s of servers.values()) s.destroy();
       await Promise.all([...servers.values()].map((s) => s.stopAccepting()));
+      healthChecks.stop();
       await registry.destroyAll();
       await admin?.close();
     },

@@ -9,6 +9,7 @@ import { startConfigClient } from './config-client.ts';
 import { startProxy } from './proxy.ts';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { accessLogStream } from './telemetry/access-log-stream.ts';
+import { identityFromController } from './identity/controller-signer.ts';
 
 export interface ControlledProxyOptions {
   controller: string;
@@ -24,7 +25,12 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
   if (!service) throw new MeshError('MESH_ERR_USAGE', 'meshctl proxy --controller needs the service name', 'set MESH_SERVICE (meshctl up does) or pass --service');
   if (!token) throw new MeshError('MESH_ERR_USAGE', 'meshctl proxy --controller needs the bootstrap token', 'set MESH_BOOTSTRAP_TOKEN (meshctl up does)');
   const admin = opts.admin ?? { host: '0.0.0.0', port: 15000 };
-  const proxy = await startProxy({ admin, accessLog: accessLogStream() });
+  // The certificate first: a sidecar without one cannot serve mTLS, so it stays unready until the CA signs.
+  const identity = await identityFromController({
+    url: opts.controller, bearer: token, service, serviceToken: process.env.MESH_TOKEN,
+    log: (f) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'proxy', service, ...f }) + '\n'),
+  });
+  const proxy = await startProxy({ admin, accessLog: accessLogStream(), identity });
   // The container's hostname is its short id: the controller matches it to discovery,
   // and Docker's DNS resolves it on the mesh network (for the metrics scrape).
   const proxyId = hostname();

@@ -12,6 +12,10 @@ export interface RunProxyOptions {
   admin?: string;
   /** Controller URL (else $MESH_CONTROLLER_URL): subscribe instead of reading a file. */
   controller?: string;
+  /** Static mode with mTLS: this proxy's certificate chain, key and the roots to trust (PEM files). */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 /** "host:port", "[v6]:port" or ":port" (all interfaces). */
@@ -52,9 +56,15 @@ export async function runProxy(opts: RunProxyOptions): Promise<ProxyHandle> {
   const file = opts.config;
   const admin = opts.admin ? parseHostPort(opts.admin) : undefined;
   const first = await loadSnapshotFile(file);
+  let identity: import('./identity/workload-identity.ts').WorkloadIdentity | undefined;
+  if (opts.tlsCert || opts.tlsKey || opts.tlsCa) {
+    if (!opts.tlsCert || !opts.tlsKey || !opts.tlsCa) throw new MeshError('MESH_ERR_USAGE', 'mTLS in static mode needs all of --tls-cert, --tls-key and --tls-ca');
+    const { identityFromFiles } = await import('./identity/identity-from-files.ts');
+    identity = await identityFromFiles({ cert: opts.tlsCert, key: opts.tlsKey, ca: opts.tlsCa });
+  }
   let proxy: ProxyHandle;
   try {
-    proxy = await startProxy({ admin, accessLog: accessLogStream() });
+    proxy = await startProxy({ admin, accessLog: accessLogStream(), identity });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') throw new MeshError('MESH_ERR_PORT_IN_USE', `admin server cannot listen on ${opts.admin}: ${code}`);

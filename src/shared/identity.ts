@@ -32,3 +32,15 @@ export const SignResponse = z
   })
   .strict();
 export type SignResponse = z.infer<typeof SignResponse>;
+
+/** GET /v1/certs: the roots the mesh trusts and the leaf the CA last issued to each service. */
+export const CertsResponse = z
+  .object({
+    trustDomain: z.string(),
+    roots: z.array(z.object({ serial: z.string(), subject: z.string(), notBefore: z.string(), notAfter: z.string(), active: z.boolean() }).strict()),
+    services: z.array(
+      z.object({ service: z.string(), spiffeId: z.string(), serial: z.string(), notBefore: z.string(), notAfter: z.string(), issuer: z.string() }).strict(),
+    ),
+  })
+  .strict();
+export type CertsResponse = z.infer<typeof CertsResponse>;

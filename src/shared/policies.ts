@@ -79,6 +79,8 @@ export const OutlierDetection = z
     consecutiveErrors: z.number().int().min(1).default(5),
     baseEjectionMs: ms.default(30_000),
     maxEjectionPercent: percent.default(50),
+    // Each repeat ejection lasts baseEjectionMs × times ejected, up to this.
+    maxEjectionMs: ms.default(300_000),
   })
   .strict();
 
@@ -129,7 +131,10 @@ export const policySchemas = {
     timeouts: Timeouts.optional(),
     rateLimit: RateLimitPolicy.optional(),
     fault: FaultPolicy.optional(),
-    tls: z.object({ mode: TlsMode.default('disabled') }).strict().optional(),
+    // mTLS on this inbound listener: strict refuses plaintext, permissive serves
+    // it and counts it. `hostPublished`: a plaintext-accepting listener kept for
+    // ports published to the host (traffic from outside the mesh has no certificate).
+    tls: z.object({ mode: TlsMode.default('disabled'), hostPublished: z.boolean().optional() }).strict().optional(),
     authz: AuthzPolicy.optional(),
   },
   cluster: {
@@ -137,7 +142,9 @@ export const policySchemas = {
     healthCheck: HealthCheck.optional(),
     outlierDetection: OutlierDetection.optional(),
     // Speak mTLS to these endpoints (sidecar to sidecar).
-    tls: z.object({ enabled: z.boolean().default(false), serverName: z.string().optional() }).strict().optional(),
+    // spiffeId: the identity the endpoints must present (default: the cluster's
+    // service in this proxy's own trust domain and project).
+    tls: z.object({ enabled: z.boolean().default(false), serverName: z.string().optional(), spiffeId: z.string().optional() }).strict().optional(),
   },
   snapshot: {
     tls: TlsSettings.optional(),

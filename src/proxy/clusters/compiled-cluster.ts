@@ -21,9 +21,13 @@ export class CompiledCluster {
     this.spec = spec;
     this.name = spec.name;
     this.service = spec.service ?? spec.name;
-    this.protocol = spec.protocol;
+    // HTTP between sidecars over mTLS is always HTTP/2 (one multiplexed session per peer pair).
+    this.protocol = spec.tls?.enabled && spec.protocol === 'http1' ? 'http2' : spec.protocol;
     const healthy = spec.endpoints.filter((e) => e.healthy);
-    this.endpoints = healthy.map((e) => registry.acquire(spec.protocol, e.address, e.port, spec.connectionLimits.maxConnections));
+    const tls = spec.tls?.enabled ? { cluster: spec.name, service: this.service, spiffeId: spec.tls.spiffeId, serverName: spec.tls.serverName } : undefined;
+    this.endpoints = healthy.map((e) => registry.acquire(this.protocol, e.address, e.port, spec.connectionLimits.maxConnections, tls));
+    const connectMs = spec.timeouts?.connectMs;
+    if (connectMs) for (const ep of this.endpoints) ep.connectTimeoutMs = connectMs;
     this.lb = createLoadBalancer(spec.lb, this.endpoints, healthy.map((e) => e.weight));
     healthy.forEach((e, i) => this.#versions.set(this.endpoints[i]!, e.labels.version ?? ''));
   }

@@ -8,6 +8,7 @@ import { responseHeadersH1, responseHeadersH2 } from '../http/downstream-respons
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
+import type { AttemptObserver } from '../http/attempt-observer.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -18,11 +19,17 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   private responded = false;
   private finished = false;
   private readonly sentNs: bigint;
+  // Retries: the observer of this attempt, and its number; a later attempt makes this one stale.
+  private readonly obs: AttemptObserver | undefined;
+  private readonly attempt: number;
+  private discarded = false;
 
   constructor(ex: Exchange, ep: UpstreamEndpoint) {
     this.ex = ex;
     this.ep = ep;
     this.sentNs = process.hrtime.bigint();
+    this.obs = ex.attemptObserver;
+    this.attempt = ex.attempt;
   }
 
   abort(reason?: Error): void {
@@ -32,7 +39,8 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Controller): void {
     this.controller = controller;
     // The client may have left while the request was queued.
-    if (this.ex.done) controller.abort(new Error('client went away'));
+    if (this.ex.done || this.ex.attempt !== this.attempt) controller.abort(new Error('client went away'));
+    else this.obs?.started(this.attempt);
   }
 
   onBodySent(chunk: Buffer | string): void {
@@ -44,6 +52,11 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
     this.ep.observe(Number(now - this.sentNs), now);
     this.responded = true;
     const ex = this.ex;
+    if (ex.attempt !== this.attempt || this.obs?.response(statusCode, grpcStatusOf(controller))) {
+      // Retried or abandoned: read the rest and drop it, keeping the connection.
+      this.discarded = true;
+      return;
+    }
     const res = ex.res!;
     ex.status = statusCode;
     const raw = (controller as unknown as { rawHeaders: Buffer[] }).rawHeaders ?? [];
@@ -52,6 +65,7 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.discarded) return;
     this.ex.bytesOut += chunk.length;
     if (!(this.ex.res as import('node:http').ServerResponse).write(chunk)) {
       controller.pause();
@@ -61,6 +75,7 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(_controller: Controller, trailers: Record<string, string | string[]>): void {
     this.done();
+    if (this.discarded) return;
     const res = this.ex.res!;
     if (trailers && Object.keys(trailers).length > 0) (res as import('node:http').ServerResponse).addTrailers(trailers as Record<string, string>);
     this.ex.ended = true;
@@ -71,8 +86,10 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
     this.done();
     const ex = this.ex;
     if (ex.done) return; // the client left first; nothing to tell
+    if (this.discarded || ex.attempt !== this.attempt) return;
     const { reason, code } = classifyUpstreamError(err, this.responded);
     if (reason === 'upstream-connect-failure') this.ep.observeFailure(process.hrtime.bigint());
+    if (this.obs?.failed(reason, code, this.responded)) return;
     sendProxyError(ex, reason, `${ex.cluster?.name ?? ''} ${this.ep.hostPort} ${code}`);
   }
 
@@ -80,7 +97,16 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.finished = true;
     this.ep.inflight--;
+    this.obs?.finished(this.attempt);
   }
+}
+
+// gRPC errors come as trailers-only responses: grpc-status in the head.
+function grpcStatusOf(controller: Controller): string | undefined {
+  const raw = (controller as unknown as { rawHeaders?: Buffer[] }).rawHeaders;
+  if (raw === undefined) return undefined;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 11 && raw[i]!.toString('latin1').toLowerCase() === 'grpc-status') return raw[i + 1]!.toString('latin1');
+  return undefined;
 }
 
 export function forwardHttp1(ex: Exchange, ep: UpstreamEndpoint): void {
@@ -94,7 +120,7 @@ export function forwardHttp1(ex: Exchange, ep: UpstreamEndpoint): void {
       path: req.url ?? '/',
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: upstreamRequestHeaders(ex, false),
-      body: requestHasBody(ex) ? (req as unknown as NodeJS.ReadableStream as import('node:stream').Readable) : null,
+      body: ex.body !== undefined ? ex.body : requestHasBody(ex) ? (req as unknown as NodeJS.ReadableStream as import('node:stream').Readable) : null,
     },
     handler,
   );

@@ -10,6 +10,7 @@ import { h2ObjectToRaw, responseHeadersH1, responseHeadersH2 } from '../http/dow
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
+import type { AttemptObserver } from '../http/attempt-observer.ts';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -21,13 +22,18 @@ class Http2Exchange {
   private responded = false;
   private finished = false;
   private trailers: Record<string, string | string[]> | undefined;
+  // Retries: the observer of this attempt, and its number; a later attempt makes this one stale.
+  private readonly obs: AttemptObserver | undefined;
+  private readonly attempt: number;
 
   constructor(ex: Exchange, ep: UpstreamEndpoint, stream: http2.ClientHttp2Stream) {
     this.ex = ex;
     this.ep = ep;
     this.stream = stream;
+    this.obs = ex.attemptObserver;
+    this.attempt = ex.attempt;
+    this.obs?.started(this.attempt);
     stream.on('response', this.onResponse);
-    stream.on('data', this.onData);
     stream.on('trailers', this.onTrailers);
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
@@ -44,13 +50,24 @@ class Http2Exchange {
     this.responded = true;
     const ex = this.ex;
     const status = Number(headers[':status'] ?? 502);
+    const grpc = headers['grpc-status'];
+    if (ex.attempt !== this.attempt || this.obs?.response(status, typeof grpc === 'string' ? grpc : undefined)) {
+      // Retried or abandoned: cancel this stream, the session stays.
+      this.done();
+      this.abort();
+      return;
+    }
     ex.status = status;
     const raw = h2ObjectToRaw(headers as Record<string, string | string[] | undefined>);
     if (ex.http2) (ex.res as Http2ServerResponse).writeHead(status, responseHeadersH2(raw));
     else (ex.res as ServerResponse).writeHead(status, responseHeadersH1(raw) as unknown as import('node:http').OutgoingHttpHeaders);
+    // Read the body only now: node:http2 emits 'response' on nextTick, so a DATA frame read in the same
+    // chunk as HEADERS (common over TLS) would otherwise reach onData first and send an implicit 200.
+    this.stream.on('data', this.onData);
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.finished) return;
     this.ex.bytesOut += chunk.length;
     if (!(this.ex.res as import('node:http').ServerResponse).write(chunk)) {
       this.stream.pause();
@@ -69,6 +86,7 @@ class Http2Exchange {
   };
 
   private readonly onEnd = (): void => {
+    if (this.finished) return;
     this.done();
     const res = this.ex.res!;
     if (this.trailers) (res as ServerResponse).addTrailers(this.trailers as Record<string, string>);
@@ -77,10 +95,12 @@ class Http2Exchange {
   };
 
   private readonly onError = (err: Error): void => {
+    if (this.finished) return;
     this.done();
-    if (this.ex.done) return;
+    if (this.ex.done || this.ex.attempt !== this.attempt) return;
     const { reason, code } = classifyUpstreamError(err, this.responded);
     if (reason === 'upstream-connect-failure') this.ep.observeFailure(process.hrtime.bigint());
+    if (this.obs?.failed(reason, code, this.responded)) return;
     sendProxyError(this.ex, reason, `${this.ex.cluster?.name ?? ''} ${this.ep.hostPort} ${code}`);
   };
 
@@ -88,6 +108,8 @@ class Http2Exchange {
     // A stream reset without an error event (RST_STREAM from the upstream).
     if (this.finished || this.ex.done) return;
     this.done();
+    if (this.ex.attempt !== this.attempt) return;
+    if (this.obs?.failed('upstream-reset', `RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd(), this.responded)) return;
     sendProxyError(this.ex, 'upstream-reset', `${this.ex.cluster?.name ?? ''} ${this.ep.hostPort} RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd());
   };
 
@@ -95,6 +117,7 @@ class Http2Exchange {
     if (this.finished) return;
     this.finished = true;
     this.ep.inflight--;
+    this.obs?.finished(this.attempt);
   }
 }
 
@@ -108,11 +131,25 @@ export function forwardHttp2(ex: Exchange, ep: UpstreamEndpoint): void {
   } catch (err) {
     ep.inflight--;
     const { code } = classifyUpstreamError(err, false);
+    ex.attemptObserver?.finished(ex.attempt);
+    if (ex.attemptObserver?.failed('upstream-connect-failure', code, false)) return;
     sendProxyError(ex, 'upstream-connect-failure', `${ex.cluster?.name ?? ''} ${ep.hostPort} ${code}`);
     return;
   }
   ex.upstream = new Http2Exchange(ex, ep, stream);
-  if (hasBody) {
+  if (ex.body !== undefined) {
+    // Buffered for retries (or its buffered head followed by the rest).
+    const body = ex.body;
+    if (Buffer.isBuffer(body)) {
+      ex.bytesIn += body.length;
+      stream.end(body);
+    } else {
+      body.on('data', (c: Buffer) => {
+        ex.bytesIn += c.length;
+      });
+      body.pipe(stream);
+    }
+  } else if (hasBody) {
     const req = ex.req;
     req.on('data', (c: Buffer) => {
       ex.bytesIn += c.length;

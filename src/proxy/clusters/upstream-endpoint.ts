@@ -6,6 +6,7 @@ import type { Pool } from 'undici';
 // The Pool module alone: undici's index also loads fetch, WebSocket and caches (~15 MB RSS we never use).
 import { createRequire } from 'node:module';
 const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
+import type { TlsOrigination } from '../identity/tls-origination.ts';
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'tcp';
 
@@ -32,12 +33,18 @@ export class UpstreamEndpoint {
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
   closed = false;
+  /** Connect timeout of new HTTP/1 pools (cluster timeouts.connectMs; set before first use). */
+  connectTimeoutMs = 10_000;
 
-  constructor(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number) {
+  /** Set for a peer sidecar reached over mTLS (h2 over TLS for HTTP, TLS-wrapped TCP). */
+  readonly tls: TlsOrigination | undefined;
+
+  constructor(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number, tls?: TlsOrigination, key?: string) {
     this.protocol = protocol;
     this.address = address;
     this.port = port;
-    this.key = UpstreamEndpoint.keyOf(protocol, address, port);
+    this.tls = tls;
+    this.key = key ?? UpstreamEndpoint.keyOf(protocol, address, port);
     this.hostPort = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     this.origin = `http://${this.hostPort}`;
     this.maxConnections = maxConnections;
@@ -62,6 +69,7 @@ export class UpstreamEndpoint {
         // the timeout filter owns request deadlines.
         headersTimeout: 0,
         bodyTimeout: 0,
+        connectTimeout: this.connectTimeoutMs,
       });
     }
     return this.pool;
@@ -71,7 +79,10 @@ export class UpstreamEndpoint {
   http2Session(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
-    const session = http2.connect(this.origin, { peerMaxConcurrentStreams: 1000 });
+    const tls = this.tls;
+    const session = tls
+      ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, createConnection: () => tls.connect(['h2']) })
+      : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000 });
     session.on('error', () => {});
     session.on('goaway', () => {
       if (this.session === session) this.session = undefined;
@@ -83,6 +94,13 @@ export class UpstreamEndpoint {
     session.unref();
     this.session = session;
     return session;
+  }
+
+  /** Graceful: streams in flight finish, the next request opens a new session. */
+  closeSession(): void {
+    const s = this.session;
+    this.session = undefined;
+    s?.close();
   }
 
   /** Peak-EWMA cost: latency estimate weighted by outstanding work. */

@@ -3,14 +3,22 @@
 // retry here (in that order, before the upstream call).
 import type { Filter, FilterContext, Handler } from './filter.ts';
 import { traceContextFilter } from './trace-context-filter.ts';
+import { authzFilter } from './authz-filter.ts';
 import { routeToUpstream } from './route-to-upstream.ts';
+import { rateLimitFilter } from './rate-limit-filter.ts';
+import { faultFilter } from './fault-filter.ts';
+import { retryFilter } from './retry-filter.ts';
 
 export const FILTERS: Record<string, Filter> = {
   'trace-context': traceContextFilter,
+  authz: authzFilter,
+  'rate-limit': rateLimitFilter,
+  fault: faultFilter,
+  retry: retryFilter, // timeouts, retries, circuit breaking, outlier reports
 };
 
 /** Outermost first. */
-export const FILTER_ORDER: readonly string[] = ['trace-context'];
+export const FILTER_ORDER: readonly string[] = ['authz', 'trace-context', 'rate-limit', 'fault', 'retry'];
 
 export function composeFilters(ctx: FilterContext, order: readonly string[] = FILTER_ORDER, terminal: Handler = routeToUpstream): Handler {
   let handler = terminal;

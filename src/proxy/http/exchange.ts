@@ -9,6 +9,8 @@ import type { CompiledRoute } from '../routing/route-table.ts';
 import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
 import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
 import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
+import type { AttemptObserver } from './attempt-observer.ts';
+import type { Readable } from 'node:stream';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -43,6 +45,21 @@ export class Exchange {
   traceId: string | undefined;
   upstream: UpstreamCancel | undefined;
   telemetry: ProxyTelemetry | undefined;
+  /** The verified caller on an mTLS listener (set by the peer-identity filter); undefined for plaintext. */
+  peer: import('../identity/peer-identity.ts').PeerIdentity | undefined;
+  /** Audit mode: the rule that would have denied this request. */
+  authzAudit: string | undefined;
+  /** Resilience (retry filter): watches each upstream attempt; `attempt` bumps when one is abandoned. */
+  attemptObserver: AttemptObserver | undefined;
+  attempt = 0;
+  /** Upstream attempts made (access log). */
+  attempts = 0;
+  /** Request body to send instead of `req` (buffered for retries). */
+  body: Buffer | Readable | undefined;
+  /** Endpoints already tried: a retry prefers another one. */
+  avoid: UpstreamEndpoint[] | undefined;
+  /** "from>to" when a failover destination served the request. */
+  failover: string | undefined;
   /** The proxy finished writing the response (end() called). */
   ended = false;
   done = false;

@@ -8,7 +8,12 @@ export type ProxyErrorReason =
   | 'no-healthy-endpoint'
   | 'upstream-connect-failure'
   | 'upstream-reset'
-  | 'upstream-protocol-error';
+  | 'upstream-protocol-error'
+  | 'rbac-denied'
+  | 'timeout'
+  | 'circuit-open'
+  | 'rate-limited'
+  | 'fault-injected';
 
 export const PROXY_ERROR_STATUS: Record<ProxyErrorReason, number> = {
   'no-route': 404,
@@ -17,14 +22,20 @@ export const PROXY_ERROR_STATUS: Record<ProxyErrorReason, number> = {
   'upstream-connect-failure': 503,
   'upstream-reset': 502,
   'upstream-protocol-error': 502,
+  'rbac-denied': 403,
+  timeout: 504,
+  'circuit-open': 503,
+  'rate-limited': 429,
+  'fault-injected': 503,
 };
 
-const STATUS_TEXT: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
-export function sendProxyError(ex: Exchange, reason: ProxyErrorReason, detail: string): void {
+/** `opts.status` overrides the reason's status (fault aborts); `opts.headers` are added (retry-after). */
+export function sendProxyError(ex: Exchange, reason: ProxyErrorReason, detail: string, opts?: { status?: number; headers?: Record<string, string> }): void {
   const value = detail ? `${reason} ${detail}` : reason;
   ex.error = value;
-  const status = PROXY_ERROR_STATUS[reason];
+  const status = opts?.status ?? PROXY_ERROR_STATUS[reason];
   ex.status = status;
   const body = `${value}\n`;
   const res = ex.res;
@@ -39,6 +50,7 @@ export function sendProxyError(ex: Exchange, reason: ProxyErrorReason, detail: s
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-mesh-error': value,
+      ...opts?.headers,
     });
     ex.ended = true;
     res.end(body);

@@ -55,6 +55,8 @@ export function upstreamRequestHeaders(ex: Exchange, keepUpgrade: boolean): stri
       case 'x-forwarded-host':
         hasXHost = true;
         break;
+      case 'x-mesh-peer-identity':
+        continue; // only the proxy says who called, from the verified certificate (authz-filter.ts)
     }
     out.push(name, value);
   }

@@ -119,6 +119,36 @@ export class WorkloadIdentity {
     return id;
   }
 
+  /**
+   * Static material (`meshctl proxy --config` with --tls-cert/--tls-key/--tls-ca,
+   * tests, benches): no signer, no renewal; the leaf is used until it expires.
+   */
+  static fromPem(o: { certChainPem: string; keyPem: string; trustBundlePem: string; clock?: Clock }): WorkloadIdentity {
+    const leaf = new X509Certificate(o.certChainPem);
+    if (!leaf.checkPrivateKey(createPrivateKey(o.keyPem))) {
+      throw new MeshError('MESH_ERR_IDENTITY_UNAVAILABLE', 'the certificate does not belong to the private key given with it');
+    }
+    const spiffeId = spiffeIdOf({ subjectaltname: leaf.subjectAltName });
+    if (!spiffeId) throw new MeshError('MESH_ERR_IDENTITY_UNAVAILABLE', 'the certificate has no SPIFFE id (URI SAN spiffe://...)');
+    const service = spiffeId.slice(spiffeId.lastIndexOf('/') + 1);
+    const signer: Signer = () => Promise.reject(new MeshError('MESH_ERR_IDENTITY_UNAVAILABLE', 'static certificate files: no CA to renew from'));
+    const id = new WorkloadIdentity({ service, signer, clock: o.clock });
+    id.closed = true; // never schedules a renewal
+    const now = id.clock.now();
+    id.install({
+      spiffeId,
+      serial: leaf.serialNumber.toLowerCase(),
+      notBefore: new Date(leaf.validFrom),
+      notAfter: new Date(leaf.validTo),
+      certChainPem: o.certChainPem,
+      trustBundlePem: o.trustBundlePem,
+      keyPem: o.keyPem,
+      receivedAt: now,
+      renewAt: Infinity,
+    });
+    return id;
+  }
+
   /** The current leaf; throws until the first one arrived. */
   current(): IdentityMaterial {
     if (!this.material) throw new MeshError('MESH_ERR_IDENTITY_UNAVAILABLE', `no certificate yet for ${this.service}`);

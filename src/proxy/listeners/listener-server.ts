@@ -10,6 +10,10 @@ import { detectProtocol, type Detected } from './detect-protocol.ts';
 import { DEFAULT_OPAQUE_PORTS } from './opaque-ports.ts';
 import { httpEntry, upgradeEntry } from './http-entry.ts';
 import { proxyTcp } from '../tcp/proxy-tcp.ts';
+import { TlsInbound, inboundPeerOf, type InboundPeer } from './tls-inbound.ts';
+import { listenerAuthz } from '../authz/listener-authz.ts';
+import type { CompiledListener } from '../runtime/compiled-listener.ts';
+import type tls from 'node:tls';
 
 export function listenerKey(l: Listener): string {
   return `${l.name}|${l.address}|${l.port}|${l.protocol}`;
@@ -27,13 +31,26 @@ export class ListenerServer {
   private readonly sockets = new Map<net.Socket, Detected | 'detecting'>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private bound: { address: string; port: number } | undefined;
+  /** HTTP exchanges in flight on this listener. */
+  inflight = 0;
+  private readonly onExchangeClose = (): void => {
+    this.inflight--;
+  };
+  // Made on the first connection that needs it; the mode is read from the live snapshot per connection.
+  private tlsIn: TlsInbound | undefined;
 
   constructor(spec: Listener, state: ProxyState) {
     this.spec = spec;
     this.key = listenerKey(spec);
     this.name = spec.name;
     this.state = state;
-    const handler = httpEntry(state, spec.name);
+    const entry = httpEntry(state, spec.name);
+    // Counts HTTP exchanges in flight, so a drain can end as soon as none is left.
+    const handler = (req: Parameters<typeof entry>[0], res: Parameters<typeof entry>[1]): void => {
+      this.inflight++;
+      res.once('close', this.onExchangeClose);
+      entry(req, res);
+    };
     // These servers never listen: they parse connections handed over after detection.
     this.h1 = http.createServer(
       { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000, requireHostHeader: false, noDelay: true },
@@ -91,6 +108,37 @@ export class ListenerServer {
       this.sockets.delete(socket);
     });
     socket.on('error', () => {});
+    const mode = listener.spec.tls?.mode ?? 'disabled';
+    if (mode !== 'disabled') {
+      this.tlsIn ??= new TlsInbound(this.name, this.state, (s, peer) => this.onSecure(s, peer));
+      this.tlsIn.accept(socket, mode === 'permissive', () => {
+        this.detectAndDispatch(socket, listener);
+        // The first-byte check paused the socket; detection waits for 'data' (TCP pipes resume on their own).
+        if (socket.listenerCount('data') > 0 && socket.isPaused()) socket.resume();
+      });
+      return;
+    }
+    this.detectAndDispatch(socket, listener);
+  }
+
+  /** A verified mTLS connection: ALPN says HTTP/2 or HTTP/1.1; none means opaque TCP (or detect). */
+  private onSecure(socket: tls.TLSSocket, _peer: InboundPeer): void {
+    const listener = this.state.runtime?.listeners.get(this.name);
+    if (listener === undefined) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {});
+    // Drain looks at the accepted (raw) socket: an h2 session gets GOAWAY instead of a cut; HTTP/1.1 and
+    // TCP over TLS are left to finish until the drain deadline ('tcp' is never closed early).
+    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    if (raw && this.sockets.has(raw)) this.sockets.set(raw, socket.alpnProtocol === 'h2' ? 'http2' : 'tcp');
+    if (socket.alpnProtocol === 'h2') this.dispatch(socket, 'http2');
+    else if (socket.alpnProtocol === 'http/1.1') this.dispatch(socket, 'http1');
+    else this.detectAndDispatch(socket, listener);
+  }
+
+  private detectAndDispatch(socket: net.Socket, listener: CompiledListener): void {
     const proto = this.spec.protocol;
     // Opaque TCP is an option only where the listener says where opaque bytes go.
     const tcpOk = proto === 'tcp' || (proto === 'auto' && listener.tcp !== undefined);
@@ -114,8 +162,10 @@ export class ListenerServer {
     this.state.telemetry.listeners.downstream_connections_total.with(listener.direction, this.name, d).value++;
     if (this.sockets.has(socket)) this.sockets.set(socket, d);
     if (d === 'tcp') {
+      const peer = inboundPeerOf(socket);
+      if (!this.authorizeTcp(socket, listener, peer)) return;
       // The pipes resume the socket once the upstream connects; bytes read so far wait in its buffer.
-      proxyTcp(socket, listener, this.state.telemetry);
+      proxyTcp(socket, listener, this.state.telemetry, peer ? 'tls' : 'tcp', peer?.service);
     } else if (d === 'http2') {
       this.h2.emit('connection', socket);
     } else {
@@ -123,6 +173,36 @@ export class ListenerServer {
       this.h1.emit('connection', socket);
       socket.resume();
     }
+  }
+
+  /** Inbound opaque TCP under an AuthzPolicy: a denied connection is closed, counted and logged. */
+  private authorizeTcp(socket: net.Socket, listener: CompiledListener, peer: InboundPeer | undefined): boolean {
+    const spec = listener.spec;
+    if (listener.direction !== 'inbound' || !spec.authz || spec.authz.rules.length === 0) return true;
+    const d = listenerAuthz(spec)({ source: peer?.service ? { service: peer.service, spiffeId: peer.spiffeId } : undefined, port: spec.port || this.bound!.port });
+    const stats = this.state.telemetry.tls.authz_decisions_total;
+    if (d.allowed) {
+      stats.with(this.name, 'tcp', d.audited ? 'audit_denied' : 'allowed', d.rule ?? 'default-allow').inc();
+      return true;
+    }
+    stats.with(this.name, 'tcp', 'denied', d.rule ?? '').inc();
+    socket.destroy();
+    this.state.telemetry.recordTcp({
+      listener, source: peer?.service ?? listener.sourceService, destination: listener.tcp?.service ?? listener.localService,
+      startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, error: `rbac-denied ${d.rule ?? ''}`.trimEnd(), protocol: peer ? 'tls' : 'tcp',
+    });
+    return false;
+  }
+
+  get direction(): Listener['direction'] {
+    return this.spec.direction;
+  }
+
+  /** Work in flight: an HTTP exchange, or an open opaque TCP connection. */
+  busy(): boolean {
+    if (this.inflight > 0) return true;
+    for (const kind of this.sockets.values()) if (kind === 'tcp') return true;
+    return false;
   }
 
   /** Stop accepting; open connections go on. */
@@ -149,11 +229,17 @@ export class ListenerServer {
     for (const [socket, kind] of this.sockets) {
       if (kind === 'detecting') socket.destroy();
       // Node's http server sets _httpMessage while a response is in progress on the socket.
-      else if (kind === 'http1' && !(socket as unknown as { _httpMessage?: unknown })._httpMessage) socket.destroy();
+      else if (kind === 'http1') {
+        const msg = (socket as unknown as { _httpMessage?: { shouldKeepAlive: boolean } | null })._httpMessage;
+        if (!msg) socket.destroy();
+        // A response still to be written says `connection: close`.
+        else msg.shouldKeepAlive = false;
+      }
     }
   }
 
   destroy(): void {
+    this.tlsIn?.close();
     this.server.close();
     for (const s of this.sockets.keys()) s.destroy();
     this.sockets.clear();

@@ -57,7 +57,9 @@ export function compileRuntime(snapshot: Snapshot, registry: EndpointRegistry): 
       sourceService: l.direction === 'outbound' ? node : 'unknown',
       localService: l.direction === 'inbound' ? node : 'unknown',
     };
-    for (const r of routes) r.handler = composeFilters({ snapshot, listener: compiled, route: r });
+    routes.forEach((r, ri) => {
+      r.handler = attempt(['listeners', li, 'routes', ri], () => composeFilters({ snapshot, listener: compiled, route: r, clusters }));
+    });
     listeners.set(l.name, compiled);
   });
   return { snapshot, version: snapshot.version, hash: snapshot.hash!, listeners, clusters, endpointKeys };

@@ -3,13 +3,20 @@
 import net from 'node:net';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
+import { inboundPeerOf } from '../listeners/tls-inbound.ts';
+import { applyTcpFault } from './tcp-fault.ts';
+import { pickEndpoint } from '../clusters/pick-endpoint.ts';
 
-export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemetry: ProxyTelemetry, protocol = 'tcp'): void {
+/** `source`: the verified peer service on an mTLS listener (else the listener's). */
+export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemetry: ProxyTelemetry, protocol = 'tcp', source?: string, faulted = false): void {
+  // Fault injection (delay, reset) on the listener: it may take the connection over or resume it later.
+  if (!faulted && listener.spec.fault !== undefined && applyTcpFault(socket, listener, telemetry, () => proxyTcp(socket, listener, telemetry, protocol, source, true))) return;
   const startMs = Date.now();
   const startNs = process.hrtime.bigint();
   const tcp = listener.tcp;
   const cluster = tcp?.destinations.pick();
-  const ep = cluster?.lb.pick();
+  // Skips endpoints failing health checks or ejected.
+  const ep = cluster === undefined ? undefined : pickEndpoint(cluster, undefined);
   const destination = tcp?.service ?? listener.localService;
   let error: string | undefined;
   let logged = false;
@@ -20,7 +27,10 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     logged = true;
     telemetry.recordTcp({
       listener,
-      source: listener.sourceService,
+      source: source ?? listener.sourceService,
+      // Inbound mTLS: the verified caller and TLS version (tls-inbound.ts keeps them on the socket).
+      peerIdentity: inboundPeerOf(socket)?.spiffeId,
+      tlsVersion: inboundPeerOf(socket)?.tlsVersion,
       destination,
       cluster: cluster?.name,
       upstream: ep?.hostPort,
@@ -40,10 +50,20 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   }
   ep.inflight++;
   ep.requests++;
-  const up = net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
+  let up: net.Socket;
+  try {
+    // A peer sidecar over mTLS: TLS-wrapped TCP, no ALPN.
+    up = ep.tls ? ep.tls.connect([]) : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
+  } catch (err) {
+    ep.inflight--;
+    error = `upstream-connect-failure ${cluster.name} ${ep.hostPort} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    socket.destroy();
+    finish();
+    return;
+  }
   upstream = up;
   let connected = false;
-  up.once('connect', () => {
+  up.once(ep.tls ? 'secureConnect' : 'connect', () => {
     connected = true;
     socket.pipe(up);
     up.pipe(socket);

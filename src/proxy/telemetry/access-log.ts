@@ -24,7 +24,15 @@ export interface AccessLogEntry {
   cluster?: string;
   version?: string;
   error?: string;
+  /** Upstream attempts when more than one (retries), and "from>to" when a failover cluster served. */
+  attempts?: number;
+  failover?: string;
   trace_id?: string;
+  /** The verified caller (mTLS) and the TLS version it used. */
+  peer_identity?: string;
+  tls_version?: string;
+  /** Audit-mode authorization: the rule that would have denied. */
+  authz?: string;
 }
 
 export class AccessLog {

@@ -4,6 +4,7 @@
 import { MetricsRegistry, type Series } from './metrics-registry.ts';
 import { HTTP_STATS, LISTENER_STATS, METRIC_PREFIX, RUNTIME_STATS, TCP_STATS } from './proxy-stats.ts';
 import { AccessLog } from './access-log.ts';
+import { TLS_STATS } from './tls-stats.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 
@@ -26,6 +27,9 @@ export interface TcpRecord {
   bytesOut: number;
   error?: string;
   protocol: string;
+  /** Inbound mTLS: the verified caller and TLS version. */
+  peerIdentity?: string;
+  tlsVersion?: string;
 }
 
 function responseClass(status: number): string {
@@ -38,6 +42,7 @@ export class ProxyTelemetry {
   readonly tcp = this.metrics.register(METRIC_PREFIX, TCP_STATS);
   readonly listeners = this.metrics.register(METRIC_PREFIX, LISTENER_STATS);
   readonly runtime = this.metrics.register(METRIC_PREFIX, RUNTIME_STATS);
+  readonly tls = this.metrics.register(METRIC_PREFIX, TLS_STATS);
   readonly accessLog: AccessLog;
   accessLogEnabled = true;
   private readonly httpCache = new Map<string, HttpSeries>();
@@ -46,12 +51,12 @@ export class ProxyTelemetry {
     this.accessLog = new AccessLog(stream);
   }
 
-  private httpSeries(l: CompiledListener, destination: string, version: string, route: string, status: number): HttpSeries {
-    const key = `${l.name}\u0000${destination}\u0000${version}\u0000${route}\u0000${status}`;
+  private httpSeries(l: CompiledListener, destination: string, version: string, route: string, status: number, source = l.sourceService): HttpSeries {
+    const key = `${l.name}\u0000${source}\u0000${destination}\u0000${version}\u0000${route}\u0000${status}`;
     let s = this.httpCache.get(key);
     if (s === undefined) {
-      const labels = [l.direction, l.name, l.sourceService, destination, version, route, responseClass(status), String(status)];
-      const vol = [l.direction, l.name, l.sourceService, destination, route];
+      const labels = [l.direction, l.name, source, destination, version, route, responseClass(status), String(status)];
+      const vol = [l.direction, l.name, source, destination, route];
       s = {
         requests: this.http.requests_total.with(...labels),
         duration: this.http.request_duration_seconds.with(...labels),
@@ -69,7 +74,9 @@ export class ProxyTelemetry {
     const destination = ex.route?.service ?? l.localService;
     const route = ex.route?.name ?? '';
     const version = ex.cluster?.versionOf(ex.endpoint) ?? '';
-    const s = this.httpSeries(l, destination, version, route, ex.status);
+    // On an mTLS listener the caller is the verified peer; plaintext callers stay the listener's default.
+    const source = ex.peer?.service ?? l.sourceService;
+    const s = this.httpSeries(l, destination, version, route, ex.status, source);
     s.requests.value++;
     s.duration.observe(durationNs / 1e9);
     s.reqBytes.value += ex.bytesIn;
@@ -87,7 +94,7 @@ export class ProxyTelemetry {
       kind: 'http',
       direction: l.direction,
       listener: l.name,
-      source: l.sourceService,
+      source,
       destination,
       route,
       method: req.method,
@@ -103,6 +110,11 @@ export class ProxyTelemetry {
       version: version || undefined,
       error: ex.error,
       trace_id: ex.traceId,
+      peer_identity: ex.peer?.spiffeId,
+      tls_version: ex.peer?.tlsVersion,
+      authz: ex.authzAudit,
+      attempts: ex.attempts > 1 ? ex.attempts : undefined,
+      failover: ex.failover,
     });
   }
 
@@ -128,6 +140,8 @@ export class ProxyTelemetry {
       upstream: r.upstream,
       cluster: r.cluster,
       error: r.error,
+      peer_identity: r.peerIdentity,
+      tls_version: r.tlsVersion,
     });
   }
 }

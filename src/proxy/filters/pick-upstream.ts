@@ -1,0 +1,69 @@
+// Chooses the cluster and endpoint of one attempt: weighted destination, an
+// available endpoint (health checks, outlier ejection, retry preference),
+// failover when the destination has none, then the circuit breaker. Answers
+// the client itself and returns false when nothing can take the request.
+import type { Exchange } from '../http/exchange.ts';
+import { sendProxyError } from '../http/send-proxy-error.ts';
+import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
+import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
+import { pickEndpoint } from '../clusters/pick-endpoint.ts';
+import { failoverOf } from '../routing/route-failover.ts';
+import { resilienceStats } from '../telemetry/resilience-stats.ts';
+
+export function pickUpstream(ex: Exchange): boolean {
+  const route = ex.route!;
+  const primary = route.destinations.pick();
+  if (primary === undefined) {
+    sendProxyError(ex, 'no-healthy-endpoint', `${route.name} (all destination weights are 0)`);
+    return false;
+  }
+  let cluster: CompiledCluster = primary;
+  let ep: UpstreamEndpoint | undefined = pickEndpoint(primary, ex.avoid);
+  if (ep === undefined) {
+    const fo = failoverOf(route);
+    if (fo !== undefined) {
+      const to = pickFailover(fo.clusters, fo.weights, ex.avoid);
+      if (to !== undefined) {
+        cluster = to.cluster;
+        ep = to.ep;
+        ex.failover = `${primary.name}>${cluster.name}`;
+        if (ex.telemetry !== undefined) {
+          const l = ex.listener;
+          resilienceStats(ex.telemetry).failovers_total.with(l.direction, l.name, route.name, primary.name, cluster.name).value++;
+        }
+      }
+    }
+    if (ep === undefined) {
+      sendProxyError(ex, 'no-healthy-endpoint', fo === undefined ? primary.name : `${primary.name} (failover ${fo.clusters.map((c) => c.name).join(',')} has none either)`);
+      return false;
+    }
+  }
+  ex.cluster = cluster;
+  ex.endpoint = ep;
+  const refused = ex.attemptObserver?.admit(cluster, ep);
+  if (refused !== undefined) {
+    if (ex.telemetry !== undefined) resilienceStats(ex.telemetry).circuit_open_total.with(cluster.name, refused.split(' ')[0]!).value++;
+    sendProxyError(ex, 'circuit-open', `${cluster.name} ${refused}`);
+    return false;
+  }
+  return true;
+}
+
+function pickFailover(
+  clusters: readonly CompiledCluster[],
+  weights: readonly number[],
+  avoid: readonly UpstreamEndpoint[] | undefined,
+): { cluster: CompiledCluster; ep: UpstreamEndpoint } | undefined {
+  const ready: { cluster: CompiledCluster; ep: UpstreamEndpoint; w: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < clusters.length; i++) {
+    const ep = pickEndpoint(clusters[i]!, avoid);
+    if (ep !== undefined && weights[i]! > 0) {
+      ready.push({ cluster: clusters[i]!, ep, w: weights[i]! });
+      total += weights[i]!;
+    }
+  }
+  let r = Math.random() * total;
+  for (const c of ready) if ((r -= c.w) < 0) return c;
+  return ready[0];
+}

@@ -1,0 +1,65 @@
+// The proxy's way to its certificate in controller mode: POST the CSR to the
+// controller's /v1/certs/sign, authenticated by the service token (MESH_TOKEN)
+// when the sidecar has one, else by the bootstrap bearer token. The first
+// certificate is awaited with backoff: a sidecar is not ready without one.
+import { MeshError } from '../../shared/errors.ts';
+import type { SignRequest } from '../../shared/identity.ts';
+import { WorkloadIdentity, type Signer } from './workload-identity.ts';
+
+export interface ControllerSignerOptions {
+  /** Controller base URL (http://controller:15010). */
+  url: string;
+  /** Bootstrap bearer token. */
+  bearer?: string;
+}
+
+export function controllerSigner(opts: ControllerSignerOptions): Signer {
+  const url = `${opts.url.replace(/\/+$/, '')}/v1/certs/sign`;
+  return async (req: SignRequest) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(opts.bearer ? { authorization: `Bearer ${opts.bearer}` } : {}) },
+      body: JSON.stringify(req),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
+    if (res.status === 403) throw new MeshError('MESH_ERR_SIGN_UNAUTHORIZED', `the controller refused to sign for "${req.service}": ${body.error ?? res.status}`);
+    if (!res.ok) throw new MeshError('MESH_ERR_IDENTITY_UNAVAILABLE', `the controller's CA answered ${res.status}: ${body.error ?? ''}`.trimEnd());
+    return body;
+  };
+}
+
+export interface ControllerIdentityOptions extends ControllerSignerOptions {
+  service: string;
+  /** Per-service sign token (MESH_TOKEN), when `meshctl up` generated one. */
+  serviceToken?: string;
+  log?: (fields: Record<string, unknown>) => void;
+  /** Give up after this long (default: never; the sidecar stays unready meanwhile). */
+  timeoutMs?: number;
+}
+
+/** Starts a WorkloadIdentity signed by the controller, retrying (1 s .. 10 s) until the CA answers. */
+export async function identityFromController(opts: ControllerIdentityOptions): Promise<WorkloadIdentity> {
+  const signer = controllerSigner(opts);
+  const log = opts.log ?? (() => {});
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const id = await WorkloadIdentity.start({
+        service: opts.service,
+        signer,
+        token: opts.serviceToken,
+        onError: (err) => log({ msg: 'certificate renewal failed; keeping the current one', error: err.message }),
+      });
+      const m = id.current();
+      log({ msg: 'certificate issued', spiffeId: m.spiffeId, serial: m.serial, notAfter: m.notAfter.toISOString() });
+      id.onRotate((r) => log({ msg: 'certificate rotated', serial: r.serial, notAfter: r.notAfter.toISOString() }));
+      return id;
+    } catch (err) {
+      if (err instanceof MeshError && err.code === 'MESH_ERR_SIGN_UNAUTHORIZED') throw err; // retrying will not help
+      if (Date.now() >= deadline) throw err;
+      log({ msg: 'waiting for the controller to sign a certificate', error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** attempt, 10_000)));
+    }
+  }
+}
