@@ -10,6 +10,10 @@ import { OverrideStore } from './overrides/override-store.ts';
 import type { DiscoverySource } from './discovery/discovery-source.ts';
 import { MetricsScraper } from './metrics/metrics-scraper.ts';
 import { MeshError } from '../shared/errors.ts';
+import { CanaryRunner } from './canary/canary-runner.ts';
+import { CanaryStore } from './canary/canary-store.ts';
+import { lazyDockerLauncher, type CanaryLauncher } from './canary/canary-launcher.ts';
+import type { VersionFigures } from './canary/version-figures.ts';
 
 export interface CoreOptions {
   project: string;
@@ -19,6 +23,12 @@ export interface CoreOptions {
   certs?: BuildInput['certs'];
   scrapeMs?: number;
   pingMs?: number;
+  /** Creates canary containers for `canary start --image`; default with Docker discovery: the Docker launcher. */
+  canaryLauncher?: CanaryLauncher;
+  /** Per-version figures for the canary engine; default: the metrics scraper. */
+  canaryFigures?: VersionFigures;
+  /** Canary timer period; 0 = none (tests tick by hand). */
+  canaryTickMs?: number;
 }
 
 export class ControllerCore {
@@ -26,6 +36,7 @@ export class ControllerCore {
   readonly hub: PushHub;
   readonly overrides: OverrideStore;
   readonly discovery: DiscoverySource;
+  readonly canary: CanaryRunner;
   #config: MeshConfig;
   #registry: Workload[] = [];
   #snapshots = new Map<string, Snapshot>();
@@ -41,6 +52,22 @@ export class ControllerCore {
     this.hub = new PushHub({ pingMs: opts.pingMs });
     this.overrides = new OverrideStore(opts.stateDir);
     this.#scraper = new MetricsScraper(() => this.hub.adminTargets(), { intervalMs: opts.scrapeMs ?? 1000 });
+    this.canary = new CanaryRunner({
+      store: new CanaryStore(opts.stateDir),
+      figures: opts.canaryFigures ?? { totals: (service) => this.#scraper.versionTotals(service) },
+      host: {
+        versions: (service) => {
+          const apps = this.#registry.filter((w) => w.service === service && w.role === 'app');
+          return apps.length ? [...new Set(apps.map((w) => w.version))].sort() : undefined;
+        },
+        ready: (service, version) => this.#registry.some((w) => w.service === service && w.role === 'app' && w.version === version && w.healthy),
+        override: (service) => this.overrides.get().services[service],
+        putOverride: (body) => void this.putOverride(body),
+      },
+      // With Docker discovery the controller holds the socket, so it can start canary containers itself.
+      launcher: opts.canaryLauncher ?? (opts.discovery.status().kind === 'docker' ? lazyDockerLauncher(opts.project) : undefined),
+      tickMs: opts.canaryTickMs,
+    });
   }
 
   async start(): Promise<void> {
@@ -50,6 +77,7 @@ export class ControllerCore {
     });
     this.rebuild();
     this.#scraper.start();
+    this.canary.start();
   }
 
   rebuild(): void {
@@ -132,6 +160,7 @@ export class ControllerCore {
   }
 
   async stop(): Promise<void> {
+    this.canary.stop();
     this.#scraper.stop();
     this.hub.close();
     await this.discovery.stop();

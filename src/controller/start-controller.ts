@@ -6,12 +6,18 @@ import type { MeshConfig } from '../shared/mesh-config.ts';
 import { MeshError } from '../shared/errors.ts';
 import { ControllerCore, type CoreOptions } from './controller-core.ts';
 import { createApiServer } from './api/api-server.ts';
+import { CertAuthority } from './certs/cert-authority.ts';
+import { ServiceTokens } from './certs/service-tokens.ts';
 
 export interface StartControllerOptions extends CoreOptions {
   listen: { host: string; port: number };
   token: string;
   /** Serve the API and push channel over TLS (key/cert PEM; ca + requestCert for client certificates). */
   tls?: HttpsOptions;
+  /** Run the mesh CA (`<stateDir>/ca`) and switch sidecar-to-sidecar traffic to mTLS. Default true. */
+  mtls?: boolean;
+  /** Lifetime of the leaves the CA signs (default 24 h). */
+  leafTtlMs?: number;
 }
 
 export interface ControllerHandle {
@@ -23,8 +29,11 @@ export interface ControllerHandle {
 }
 
 export async function startController(opts: StartControllerOptions): Promise<ControllerHandle> {
-  const core = new ControllerCore(opts);
-  const server = createApiServer(core, opts.token, opts.tls);
+  // The CA is created on first use and reused on the next start; its key never leaves <stateDir>/ca.
+  const ca = opts.mtls === false ? undefined : await CertAuthority.open({ stateDir: opts.stateDir, project: opts.project, trustDomain: opts.config.trustDomain, leafTtlMs: opts.leafTtlMs });
+  const tokens = ca ? await ServiceTokens.open(opts.stateDir, opts.project) : undefined;
+  const core = new ControllerCore({ ...opts, certs: opts.certs ?? (ca ? { trustBundlePem: ca.trustBundlePem(), chains: {} } : undefined) });
+  const server = createApiServer(core, opts.token, opts.tls, ca && tokens ? { ca, tokens } : undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new MeshError('MESH_ERR_PORT_IN_USE', `controller: ${opts.listen.host}:${opts.listen.port} is in use`, 'stop the other controller, or pass --listen with another port') : err),

@@ -19,6 +19,8 @@ export const Workload = z
     aliases: z.record(z.string(), z.array(z.string())).default({}),
     // Ports the container declares (image EXPOSE, static file); merged with mesh.config ports.
     ports: z.array(z.number().int().min(1).max(65535)).default([]),
+    // Sidecars: container ports published to the host (plaintext from outside the mesh arrives there).
+    published: z.array(z.number().int().min(1).max(65535)).optional(),
   })
   .strict();
 export type Workload = z.infer<typeof Workload>;
@@ -136,6 +138,8 @@ export const MetricsResponse = z.object({
   // Per route of a service, inbound side (route = the proxy's `route` label; "" when no route matched).
   // Optional so older controllers still parse.
   routes: z.array(z.object({ service: z.string(), route: z.string() }).extend(TrafficFigures.shape)).optional(),
+  // Per version of a service, inbound side (the proxies' `destination_version` label: the picked endpoint's version).
+  versions: z.array(z.object({ service: z.string(), version: z.string() }).extend(TrafficFigures.shape)).optional(),
   scrapeErrors: z.array(z.string()),
 });
 export type MetricsResponse = z.infer<typeof MetricsResponse>;

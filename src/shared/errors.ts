@@ -21,7 +21,11 @@ export const ErrorCodes = {
   MESH_ERR_CERT_NOT_YET_VALID: 'compare the clocks named here (Docker Desktop lags after sleep: restart it); notBefore is already backdated 5 min',
   MESH_ERR_TLS_PEER_REJECTED: 'the peer is not the mesh identity expected or not signed by the mesh root; check `meshctl certs`',
   MESH_ERR_SIGN_UNAUTHORIZED: 'the sidecar must send the token meshctl generated for its service (MESH_TOKEN); re-run `meshctl up`',
+  MESH_ERR_UP_TIMEOUT: 'run `meshctl status` and `meshctl doctor` to see which proxy is behind and why; `docker compose -f .mesh/compose.yaml logs <service>-mesh` shows its log',
   MESH_ERR_IDENTITY_UNAVAILABLE: 'the proxy has no certificate yet; check that the controller is up and its CA answers',
+  MESH_ERR_NOT_FOUND: 'check the name with `meshctl stat` or `meshctl canary status`',
+  MESH_ERR_CONFLICT: 'finish the running operation first (for a rollout: `meshctl canary promote|abort <service>`)',
+  MESH_ERR_UNSUPPORTED: 'this feature is not available yet; the message names what is missing',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -48,6 +52,8 @@ export function exitCodeFor(err: unknown): number {
     case 'MESH_ERR_FILE_NOT_FOUND':
     case 'MESH_ERR_COMPOSE_UNSUPPORTED':
     case 'MESH_ERR_COMPOSE_INVALID':
+    case 'MESH_ERR_NOT_FOUND':
+    case 'MESH_ERR_UNSUPPORTED':
       return ExitCodes.usage;
     case 'MESH_ERR_DOCKER_UNAVAILABLE':
     case 'MESH_ERR_COMPOSE_UNAVAILABLE':

@@ -18,26 +18,30 @@ import {
   SubscribeQuery,
 } from '../../shared/api.ts';
 import type { ControllerCore } from '../controller-core.ts';
+import { CanaryList, CanaryStart, CanaryStatus, CanaryWeightPut } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
+import { certsRoutes, type CertsApi } from './certs-routes.ts';
 
 const MAX_BODY = 1 << 20;
 
-export function createApiServer(core: ControllerCore, token: string, tls?: HttpsOptions): Server {
+export function createApiServer(core: ControllerCore, token: string, tls?: HttpsOptions, certs?: CertsApi): Server {
   const expected = Buffer.from(`Bearer ${token}`);
   const authorized = (req: IncomingMessage) => {
     const got = Buffer.from(req.headers.authorization ?? '');
     return got.length === expected.length && timingSafeEqual(got, expected);
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    handle(core, req, res, authorized).catch((err) => send(res, 500, { error: (err as Error).message }));
+    handle(core, req, res, authorized, certs).catch((err) => send(res, 500, { error: (err as Error).message }));
   };
   return tls ? createHttpsServer(tls, listener) : createServer(listener);
 }
 
-async function handle(core: ControllerCore, req: IncomingMessage, res: ServerResponse, authorized: (r: IncomingMessage) => boolean) {
+async function handle(core: ControllerCore, req: IncomingMessage, res: ServerResponse, authorized: (r: IncomingMessage) => boolean, certs?: CertsApi) {
   const url = new URL(req.url ?? '/', 'http://controller');
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /v1/health') return reply(res, HealthResponse, core.health());
+  // The sign route authenticates by service token too, so it comes before the bearer check.
+  if (certs && url.pathname.startsWith('/v1/certs') && (await certsRoutes(certs, req, res, authorized(req), send))) return;
   if (!authorized(req)) return send(res, 401, { error: 'missing or wrong bearer token', code: 'unauthorized' });
 
   switch (route) {
@@ -74,11 +78,49 @@ async function handle(core: ControllerCore, req: IncomingMessage, res: ServerRes
     case 'DELETE /v1/overrides':
       return reply(res, Overrides, core.clearOverride(url.searchParams.get('service') ?? undefined));
   }
+  if (url.pathname === '/v1/canary' || url.pathname.startsWith('/v1/canary/')) return canary(core, req, res, url.pathname);
   if (req.method === 'GET' && url.pathname.startsWith('/v1/snapshots/')) {
     const snap = core.snapshotFor(decodeURIComponent(url.pathname.slice('/v1/snapshots/'.length)));
     return snap ? send(res, 200, snap) : send(res, 404, { error: 'no snapshot for that proxy id' });
   }
   return send(res, 404, { error: `no route ${route}` });
+}
+
+/** /v1/canary[/<service>[/<action>]]: rollouts. MeshError codes map to 404 / 409 / 400. */
+async function canary(core: ControllerCore, req: IncomingMessage, res: ServerResponse, path: string) {
+  const [service, action] = path.slice('/v1/canary'.length).split('/').filter(Boolean).map(decodeURIComponent);
+  const route = `${req.method} ${action ?? (service ? ':service' : '')}`;
+  try {
+    switch (route) {
+      case 'GET ':
+        return reply(res, CanaryList, { rollouts: core.canary.list() });
+      case 'POST ': {
+        const body = await readJson(req, res, CanaryStart);
+        if (!body) return;
+        return reply(res, CanaryStatus, core.canary.begin(body));
+      }
+      case 'GET :service':
+        return reply(res, CanaryStatus, core.canary.get(service!));
+      case 'POST promote':
+        return reply(res, CanaryStatus, core.canary.promote(service!));
+      case 'POST abort':
+        return reply(res, CanaryStatus, core.canary.abort(service!));
+      case 'POST pause':
+        return reply(res, CanaryStatus, core.canary.pause(service!));
+      case 'POST resume':
+        return reply(res, CanaryStatus, core.canary.resume(service!));
+      case 'PUT weight': {
+        const body = await readJson(req, res, CanaryWeightPut);
+        if (!body) return;
+        return reply(res, CanaryStatus, core.canary.setWeight(service!, body.weight));
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof MeshError)) throw err;
+    const status = err.code === 'MESH_ERR_NOT_FOUND' ? 404 : err.code === 'MESH_ERR_CONFLICT' ? 409 : 400;
+    return send(res, status, { error: `${err.message} (${err.hint})`, code: err.code });
+  }
+  return send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 
 function reply<T extends z.ZodType>(res: ServerResponse, schema: T, body: z.input<T>) {

@@ -170,14 +170,17 @@ export class DockerDiscovery implements DiscoverySource {
     const addresses: Record<string, string> = {};
     const aliases: Record<string, string[]> = {};
     for (const [net, n] of Object.entries(info.NetworkSettings?.Networks ?? {})) {
-      const name = net.startsWith(prefix) ? net.slice(prefix.length) : net;
+      // `meshctl up` names the mesh network `<project>-mesh` (so published ports land on it).
+      const name = net.startsWith(prefix) || net.startsWith(`${this.#opts.project}-`) ? net.slice(prefix.length) : net;
       const ip = n.IPAddress || n.GlobalIPv6Address;
       if (ip) addresses[name] = ip;
       if (n.Aliases?.length) aliases[name] = [...n.Aliases].sort();
     }
-    const ports = Object.keys(info.Config?.ExposedPorts ?? {})
-      .filter((p) => p.endsWith('/tcp'))
-      .map((p) => Number(p.split('/')[0]))
+    // EXPOSE / compose `expose`, plus the ports the rewriter read from the file (`mesh.ports`, e.g. "80/tcp,53/udp"):
+    // a published app port is moved to its sidecar, so the app container no longer exposes it.
+    const declared = (labels['mesh.ports'] ?? '').split(',').map((p) => p.trim()).filter((p) => p && !p.endsWith('/udp'));
+    const ports = [...new Set([...Object.keys(info.Config?.ExposedPorts ?? {}).filter((p) => p.endsWith('/tcp')), ...declared].map((p) => Number(p.split('/')[0])))]
+      .filter((p) => Number.isInteger(p) && p > 0 && p < 65536)
       .sort((a, b) => a - b);
     const health = info.State.Health?.Status;
     return Workload.parse({
@@ -190,6 +193,8 @@ export class DockerDiscovery implements DiscoverySource {
       addresses,
       aliases,
       ports: role === 'proxy' ? [] : ports,
+      // Published container ports of a sidecar: its inbound listener there must accept the host's plaintext.
+      ...(role === 'proxy' ? { published: publishedPorts(info) } : {}),
     });
   }
 
@@ -227,4 +232,14 @@ export class DockerDiscovery implements DiscoverySource {
     s?.destroy?.();
     await this.#queue;
   }
+}
+
+/** Container TCP ports bound to a host port (HostConfig.PortBindings, e.g. {"8080/tcp": [{HostPort: "8080"}]}). */
+function publishedPorts(info: Docker.ContainerInspectInfo): number[] {
+  const bindings = (info.HostConfig?.PortBindings ?? {}) as Record<string, unknown[] | null>;
+  return Object.entries(bindings)
+    .filter(([p, b]) => p.endsWith('/tcp') && Array.isArray(b) && b.length > 0)
+    .map(([p]) => Number(p.split('/')[0]))
+    .filter((p) => Number.isInteger(p) && p > 0 && p < 65536)
+    .sort((a, b) => a - b);
 }

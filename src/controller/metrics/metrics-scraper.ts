@@ -2,8 +2,12 @@
 // window of samples, from which it serves the mesh-wide figures `meshctl top`
 // shows: per service (inbound side) and per edge (caller's outbound side)
 // rps, success rate, latency quantiles, retries and active connections, plus
-// per route of a service (inbound side, from the proxies' `route` label).
+// per route of a service (inbound side, from the proxies' `route` label), and
+// per version of a service (inbound side, `destination_version` label: the
+// picked endpoint's version) both as rates and as cumulative totals for the
+// canary engine.
 import { parsePrometheusText, type Sample } from './prometheus-text.ts';
+import type { VersionTotals } from '../../shared/canary.ts';
 
 type Target = { proxyId: string; service: string; url: string };
 type Scrape = { at: number; samples: Sample[] };
@@ -51,12 +55,7 @@ export class MetricsScraper {
     try {
       const res = await fetch(`${t.url}/metrics`, { signal: AbortSignal.timeout(Math.max(500, this.#intervalMs)) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const samples = parsePrometheusText(await res.text());
-      const h = this.#history.get(t.proxyId) ?? { service: t.service, scrapes: [] };
-      const at = Date.now();
-      h.scrapes.push({ at, samples });
-      while (h.scrapes.length > 2 && at - h.scrapes[0]!.at > WINDOW_MS) h.scrapes.shift();
-      this.#history.set(t.proxyId, h);
+      this.ingest(t.proxyId, t.service, await res.text());
       this.#errors.delete(t.proxyId);
     } catch (err) {
       this.#errors.set(t.proxyId, `${t.proxyId} (${t.url}/metrics): ${(err as Error).message}`);
@@ -67,6 +66,7 @@ export class MetricsScraper {
     const services = new Map<string, Acc>();
     const edges = new Map<string, Acc & { source: string; destination: string }>();
     const routes = new Map<string, Acc & { service: string; route: string }>();
+    const versions = new Map<string, Acc & { service: string; version: string }>();
     for (const { service, scrapes } of this.#history.values()) {
       if (scrapes.length < 2) continue;
       const first = scrapes[0]!;
@@ -86,6 +86,11 @@ export class MetricsScraper {
             const k = `${dst}\u0000${s.labels.route}`;
             if (!routes.has(k)) routes.set(k, { ...newAcc(), service: dst, route: s.labels.route });
             targets.push(routes.get(k)!);
+          }
+          if (s.labels.destination_version) {
+            const k = `${dst}\u0000${s.labels.destination_version}`;
+            if (!versions.has(k)) versions.set(k, { ...newAcc(), service: dst, version: s.labels.destination_version });
+            targets.push(versions.get(k)!);
           }
         }
         if (dir !== 'inbound') {
@@ -131,8 +136,54 @@ export class MetricsScraper {
       routes: [...routes.values()]
         .sort((a, b) => (`${a.service}/${a.route}` < `${b.service}/${b.route}` ? -1 : 1))
         .map((r) => ({ service: r.service, route: r.route, ...figures(r) })),
+      versions: [...versions.values()]
+        .sort((a, b) => (`${a.service}/${a.version}` < `${b.service}/${b.version}` ? -1 : 1))
+        .map((v) => ({ service: v.service, version: v.version, ...figures(v) })),
       scrapeErrors: [...this.#errors.values()].sort(),
     };
+  }
+
+  /**
+   * Cumulative inbound counters of one service per `destination_version`,
+   * summed over its proxies' latest scrapes (the canary engine diffs them per
+   * step). Undefined until one of the service's proxies has been scraped.
+   */
+  versionTotals(service: string): Record<string, VersionTotals> | undefined {
+    let seen = false;
+    const out = new Map<string, { requests: number; errors: number; buckets: Map<number, number> }>();
+    for (const h of this.#history.values()) {
+      const last = h.scrapes[h.scrapes.length - 1];
+      if (!last) continue;
+      if (h.service === service) seen = true;
+      for (const s of last.samples) {
+        const version = s.labels.destination_version;
+        if (!version || s.labels.direction !== 'inbound' || (s.labels.destination_service || h.service) !== service) continue;
+        if (!out.has(version)) out.set(version, { requests: 0, errors: 0, buckets: new Map() });
+        const v = out.get(version)!;
+        if (/requests_total$/.test(s.name)) {
+          v.requests += s.value;
+          if (s.labels.response_class === '5xx' || Number(s.labels.status_code) >= 500) v.errors += s.value;
+        } else if (/request_duration_seconds_bucket$/.test(s.name) && s.labels.le !== undefined) {
+          const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+          v.buckets.set(le, (v.buckets.get(le) ?? 0) + s.value);
+        }
+      }
+    }
+    if (!seen && out.size === 0) return undefined;
+    return Object.fromEntries(
+      [...out].map(([version, v]) => [
+        version,
+        { requests: v.requests, errors: v.errors, buckets: [...v.buckets].sort((a, b) => a[0] - b[0]).map(([le, n]) => [le === Infinity ? null : le, n] as [number | null, number]) },
+      ]),
+    );
+  }
+
+  /** One scrape's text from a proxy (also how tests feed synthetic figures). */
+  ingest(proxyId: string, service: string, text: string, at = Date.now()): void {
+    const h = this.#history.get(proxyId) ?? { service, scrapes: [] };
+    h.scrapes.push({ at, samples: parsePrometheusText(text) });
+    while (h.scrapes.length > 2 && at - h.scrapes[0]!.at > WINDOW_MS) h.scrapes.shift();
+    this.#history.set(proxyId, h);
   }
 }
 

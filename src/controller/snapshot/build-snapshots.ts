@@ -13,6 +13,7 @@ import type { MeshConfig, MeshProtocol, MeshRoute, ServiceConfig } from '../../s
 import type { Overrides, Workload } from '../../shared/api.ts';
 import { parseSnapshot, type Cluster, type Route, type Snapshot, type SnapshotInput } from '../../shared/snapshot.ts';
 import { resolvePolicies, type ServicePolicies } from './resolve-policies.ts';
+import { spiffeId } from '../../shared/names.ts';
 
 export interface BuildInput {
   project: string;
@@ -37,6 +38,8 @@ type ServiceView = {
   ports: { port: number; protocol: MeshProtocol }[];
   aliases: string[];
   policies: ServicePolicies;
+  /** Ports its sidecars publish to the host. */
+  published: Set<number>;
 };
 
 type ListenerInput = NonNullable<SnapshotInput['listeners']>[number];
@@ -61,7 +64,7 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
       // Inbound: one listener per port this service listens on.
       for (const { port, protocol } of svc.ports) {
         const inbound = inboundSide(svc, port, protocol, overrides.services[name], errors);
-        listeners.push({ ...inbound.listener, address: meshAddr });
+        listeners.push({ ...inbound.listener, address: meshAddr, ...inboundTls(svc, port, input.certs !== undefined) });
         clusters.push(...inbound.clusters);
       }
 
@@ -87,6 +90,8 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
         const routes: Route[] = [];
         for (const { target, protocol } of targets) {
           const cluster = outboundCluster(target, port, protocol, config.meshNetwork, privateNets);
+          // mTLS to the callee's sidecar once the mesh has a CA, unless the callee turned it off.
+          if (input.certs && target.policies.mtls !== 'disabled') cluster.tls = { enabled: true, spiffeId: spiffeId(config.trustDomain, input.project, target.name) };
           clusters.push(cluster);
           if (protocol !== 'tcp') routes.push(outboundRoute(target, port, cluster.name, overrides.services[target.name]));
         }
@@ -144,9 +149,24 @@ function viewServices(config: MeshConfig, registry: Workload[]): Map<string, Ser
       ports: [...ports].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => ({ port, protocol })),
       aliases: [...aliases].map((a) => a.toLowerCase()).sort(byStr),
       policies: resolvePolicies(config, name),
+      published: new Set(proxies.flatMap((w) => w.published ?? [])),
     });
   }
   return out;
+}
+
+/**
+ * The inbound listener's mTLS mode (only once the mesh has a CA). A port the
+ * sidecar publishes to the host keeps accepting plaintext even in strict mode:
+ * requests from the host carry no certificate, and Docker delivers them on the
+ * mesh network's address, the same socket peers use. Such a listener is
+ * permissive and marked `hostPublished`, so plaintext on it is counted, never hidden.
+ */
+function inboundTls(svc: ServiceView, port: number, mtls: boolean): { tls?: { mode: 'disabled' | 'strict' | 'permissive'; hostPublished?: boolean } } {
+  if (!mtls) return {};
+  const mode = svc.policies.mtls;
+  if (mode === 'strict' && svc.published.has(port)) return { tls: { mode: 'permissive', hostPublished: true } };
+  return { tls: { mode } };
 }
 
 /** A proxy's address on the network sidecars share: the mesh network, else any non-private one. */

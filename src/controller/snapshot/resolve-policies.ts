@@ -14,7 +14,7 @@ export function resolvePolicies(config: MeshConfig, service: string) {
     healthCheck: s.healthCheck ?? d.healthCheck,
     rateLimit: s.rateLimit ?? d.rateLimit,
     lb: s.lb ?? d.lb,
-    mtls: s.mtls ?? d.mtls ?? 'permissive',
+    mtls: s.mtls ?? d.mtls ?? 'strict', // shared/DESIGN.md: strict unless the user says otherwise
     fault: s.fault,
     routes: s.routes,
     authz: s.authz,

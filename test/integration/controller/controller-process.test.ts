@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from '../../harness/eventually.ts';
 import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
+import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
 import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
@@ -83,7 +84,10 @@ test('config changes reach every proxy and are ACKed; a bad override is NACKed; 
   const ctlPort = await freePort('127.0.0.1');
   let ctl = await controllerProcess(t, dir, ctlPort);
   const proxies = await Promise.all(['web', 'product'].map(async (service) => {
-    const handle = await startProxy({ admin: { host: '127.0.0.1', port: 0 }, accessLog: { write: () => true } as unknown as NodeJS.WritableStream });
+    // Sidecar-to-sidecar traffic is mTLS by default: each proxy gets its certificate from the controller's CA.
+    const identity = await identityFromController({ url: ctl.url, bearer: TOKEN, service, timeoutMs: 10_000 });
+    t.after(() => identity.close());
+    const handle = await startProxy({ admin: { host: '127.0.0.1', port: 0 }, accessLog: { write: () => true } as unknown as NodeJS.WritableStream, identity });
     t.after(() => handle.close());
     const client = startConfigClient({ url: ctl.url, token: TOKEN, service, proxyId: `${service}-mesh`, handle, backoff: { baseMs: 20, maxMs: 300 } });
     t.after(() => client.close());

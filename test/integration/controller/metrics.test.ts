@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { eventually } from '../../harness/eventually.ts';
 import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
+import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
 import { api, inProcessController, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
 
 function get(port: number, path: string): Promise<number> {
@@ -33,7 +34,10 @@ test('metrics are aggregated per service and per edge from every proxy', async (
   writeWorkloads(join(dir, 'workloads.json'), loopbackWorkloads({ product: port, web: port }).filter((w) => w.id !== 'web-app'));
   const ctl = await inProcessController(t, { dir, config: { services: { product: { ports: [port], retries: { attempts: 0 } } } } });
   for (const service of ['web', 'product']) {
-    const handle = await startProxy({ admin: { host: '127.0.0.1', port: 0 }, accessLog: { write: () => true } as unknown as NodeJS.WritableStream });
+    // mTLS between the sidecars (the controller's default): certificates from its CA.
+    const identity = await identityFromController({ url: ctl.url, bearer: TOKEN, service, timeoutMs: 10_000 });
+    t.after(() => identity.close());
+    const handle = await startProxy({ admin: { host: '127.0.0.1', port: 0 }, accessLog: { write: () => true } as unknown as NodeJS.WritableStream, identity });
     t.after(() => handle.close());
     const c = startConfigClient({ url: ctl.url, token: TOKEN, service, proxyId: `${service}-mesh`, handle });
     t.after(() => c.close());

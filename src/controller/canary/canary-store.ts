@@ -1,0 +1,30 @@
+// Rollouts persisted in state-dir/canary.json (write + rename), so a
+// controller restart resumes each rollout at the step it was on.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CanaryFile, type CanaryStatus } from '../../shared/canary.ts';
+import { MeshError } from '../../shared/errors.ts';
+
+export class CanaryStore {
+  #file: string;
+
+  constructor(stateDir: string) {
+    mkdirSync(stateDir, { recursive: true });
+    this.#file = join(stateDir, 'canary.json');
+  }
+
+  load(): Map<string, CanaryStatus> {
+    if (!existsSync(this.#file)) return new Map();
+    const r = CanaryFile.safeParse(JSON.parse(readFileSync(this.#file, 'utf8')));
+    if (!r.success) {
+      throw new MeshError('MESH_ERR_CONFIG_INVALID', `${this.#file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, `fix or delete ${this.#file}`);
+    }
+    return new Map(Object.entries(r.data.rollouts));
+  }
+
+  save(rollouts: Map<string, CanaryStatus>): void {
+    const tmp = `${this.#file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ rollouts: Object.fromEntries(rollouts) }, null, 2) + '\n');
+    renameSync(tmp, this.#file);
+  }
+}
