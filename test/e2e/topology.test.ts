@@ -85,7 +85,7 @@ test('topology: app alone on its S-net, peers resolve to its own sidecar, no dir
 
   // The app sits on its own network only; its sidecar on the user network and on a-net.
   assert.deepEqual(Object.keys(networksOf(a)), [`${project}_a-net`]);
-  assert.deepEqual(Object.keys(networksOf(aMesh)).sort(), [`${project}_a-net`, `${project}_default`, `${project}_mesh`]);
+  assert.deepEqual(Object.keys(networksOf(aMesh)).sort(), [`${project}-mesh`, `${project}_a-net`, `${project}_default`]);
   assert.equal(docker('inspect', '-f', '{{index .Config.Labels "mesh.role"}}', a).stdout.trim(), 'app');
   assert.equal(docker('inspect', '-f', '{{index .Config.Labels "mesh.role"}}', aMesh).stdout.trim(), 'proxy');
 
@@ -100,7 +100,7 @@ test('topology: app alone on its S-net, peers resolve to its own sidecar, no dir
   t.diagnostic(`direct connection from a to b's app: ${direct}`);
   // ... but through the mesh it can: a -> a-mesh (outbound :8080, route by Host) -> b-mesh on the
   // mesh network (inbound :9080) -> b on b-net.
-  const bMeshIp = networksOf(bMesh)[`${project}_mesh`]!.IPAddress;
+  const bMeshIp = networksOf(bMesh)[`${project}-mesh`]!.IPAddress;
   writeSnapshot('a', {
     version: 2,
     listeners: [{ name: 'out-8080', port: 8080, direction: 'outbound', protocol: 'http', routes: [{ name: 'b', match: { hosts: ['b'] }, destinations: [{ cluster: 'out-b-8080' }], service: 'b' }] }],

@@ -30,6 +30,8 @@ export interface InjectOptions {
   subnetPrefix?: number;
   meshNetwork?: string;
   sidecarEnv?: (service: string) => Record<string, string>;
+  /** Services added to the output as written (e.g. `meshctl up`'s controller); paths relocated like the rest. */
+  extraServices?: Record<string, Record<string, unknown>>;
   /** Ask Docker (if reachable) which subnets are taken. Default true. */
   inspectDocker?: boolean;
 }
@@ -99,6 +101,10 @@ export async function inject(opts: InjectOptions): Promise<InjectResult> {
     imagePorts: Object.fromEntries(Object.entries(loaded.model.services).map(([n, svc]) => [n, buildContextPorts(svc)])),
     subnets: { range: opts.subnetRange ?? process.env.MESH_SUBNET_RANGE, prefix: opts.subnetPrefix, taken },
   });
+  for (const [name, svc] of Object.entries(opts.extraServices ?? {})) {
+    if (result.model.services[name]) throw new MeshError('MESH_ERR_COMPOSE_UNSUPPORTED', `your file already has a service named ${name}, which meshctl needs for itself`, `rename your service ${name}`);
+    result.model.services[name] = svc;
+  }
   const model = relocatePaths(result.model, loaded.projectDir, dirname(output));
   writeAtomic(output, renderCompose(model, files.map((f) => relative(dirname(output), f))));
   const cli = findCompose();

@@ -232,7 +232,10 @@ export function rewriteCompose(input: ComposeModel, opts: RewriteOptions): Rewri
     out.services[name] = app;
     out.services[sidecar] = sc;
   }
-  if (meshed.length) networks[meshNet] = { driver: 'bridge', labels: { [Labels.role]: 'mesh-net' } };
+  // Named `<project>-mesh`, not compose's `<project>_mesh`: Docker forwards published ports to the
+  // container's address on its gateway network, the first by name among equals, and '-' sorts
+  // before '_'. So host traffic lands on the sidecar's mesh address, where its inbound listeners are.
+  if (meshed.length) networks[meshNet] = { name: `${opts.project}-${meshNet}`, driver: 'bridge', labels: { [Labels.role]: 'mesh-net' } };
   out.networks = networks;
   return { model: out, meshed, skipped, excluded: [...exclude], subnets, ports: knownPorts };
 }

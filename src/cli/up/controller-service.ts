@@ -1,0 +1,52 @@
+// The controller as a service of the user's project: the mesh image running
+// `controller`, reading Docker through the socket, its state in .mesh/, its
+// API published on 127.0.0.1 only (the CLI's way in), on the mesh network
+// where the sidecars subscribe.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export const CONTROLLER_SERVICE = 'mesh-controller';
+export const CONTROLLER_PORT = 15010;
+
+export interface ControllerServiceOptions {
+  project: string;
+  image: string;
+  token: string;
+  /** Host port for the API (127.0.0.1 only). */
+  hostPort: number;
+  /** Absolute .mesh/ folder (bind-mounted as /state). */
+  stateDir: string;
+  /** Absolute mesh.config.ts, if any (mounted read-only). */
+  configFile?: string;
+  meshNetwork: string;
+}
+
+export function dockerSocket(): string {
+  const h = process.env.DOCKER_HOST;
+  return h?.startsWith('unix://') ? h.slice('unix://'.length) : '/var/run/docker.sock';
+}
+
+export function controllerService(o: ControllerServiceOptions): Record<string, unknown> {
+  const command = ['controller', '--project', o.project, '--discovery', 'docker', '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--state-dir', '/state'];
+  const volumes = [`${dockerSocket()}:/var/run/docker.sock`, `${o.stateDir}:/state`];
+  if (o.configFile) {
+    const target = `/config/${basename(o.configFile)}`;
+    volumes.push(`${o.configFile}:${target}:ro`);
+    command.push('--config', target);
+  }
+  const probe = `fetch('http://127.0.0.1:${CONTROLLER_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  return {
+    image: o.image,
+    command,
+    working_dir: '/state',
+    environment: { MESH_BOOTSTRAP_TOKEN: o.token },
+    // A changed mesh.config.ts changes this label, so `up` again recreates the controller (and only it).
+    labels: { 'mesh.role': 'controller', ...(o.configFile ? { 'mesh.config-hash': createHash('sha256').update(readFileSync(o.configFile)).digest('hex').slice(0, 16) } : {}) },
+    volumes,
+    ports: [`127.0.0.1:${o.hostPort}:${CONTROLLER_PORT}`],
+    networks: { [o.meshNetwork]: null },
+    restart: 'unless-stopped',
+    healthcheck: { test: ['CMD', '/usr/local/bin/node', '-e', probe], interval: '2s', timeout: '3s', retries: 30 },
+  };
+}

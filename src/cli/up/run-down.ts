@@ -1,0 +1,36 @@
+// `meshctl down`: compose down on the generated file (containers, the
+// networks it added, the controller); -v also removes volumes. The CA in
+// .mesh/ca stays unless --ca, so identities survive a restart.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { compose } from '../compose/run-compose.ts';
+import { findCompose, requireCompose } from '../compose/compose-cli.ts';
+import { projectContainers, projectNetworks } from './docker-facts.ts';
+import { requireUpState, stateDirOf } from './mesh-state.ts';
+
+export interface DownOptions {
+  dir?: string;
+  volumes?: boolean;
+  ca?: boolean;
+}
+
+export async function runDown(opts: DownOptions, say: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<{ project: string; left: string[] }> {
+  const dir = opts.dir ?? process.cwd();
+  const state = requireUpState(dir);
+  const cli = findCompose() ?? requireCompose();
+  say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''}`);
+  await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
+  // Networks meshctl added under an earlier version of the generated file are not in this one: remove them by label.
+  for (const n of projectNetworks(state.project, 'mesh.role')) {
+    if (spawnSync('docker', ['network', 'rm', n], { encoding: 'utf8' }).status === 0) say(`removed network ${n} (from an earlier meshctl up)`);
+  }
+  if (opts.ca) {
+    rmSync(join(stateDirOf(dir), 'ca'), { recursive: true, force: true });
+    say('removed the mesh CA (.mesh/ca); the next up creates a new root');
+  } else say('kept the mesh CA (.mesh/ca); `meshctl down --ca` removes it');
+  const left = [...projectContainers(state.project, true).map((c) => `container ${c.id} (${c.service})`), ...projectNetworks(state.project).map((n) => `network ${n}`)];
+  if (left.length) say(`still there (not created by this file?): ${left.join(', ')}`);
+  else say(`project ${state.project}: no container or network left`);
+  return { project: state.project, left };
+}

@@ -1,0 +1,225 @@
+// A canary of the shop's product service on the real engine, meshed with
+// `meshctl up`: `canary start --image` clones product with a new image tag,
+// the header reaches it at weight 0, a manual 30 % split is what web's calls
+// see (within 5 points), a controller restart keeps the rollout where it was,
+// and resuming walks it to 100 % with zero failed client requests throughout.
+// A payment canary that fails 20 % of charges, then one that is slow, are
+// rolled back on their own (`--wait` exits 1); with no traffic a rollout holds.
+// One project per run, from a copy of examples/shop; all removed after.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findCompose } from '../../src/cli/compose/compose-cli.ts';
+import { ensureImage } from '../../src/cli/image/ensure-image.ts';
+import { freePort } from '../../src/cli/up/host-ports.ts';
+import { eventually } from '../harness/eventually.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
+const skip = (docker('info', '-f', '{{.ServerVersion}}').status !== 0 || !findCompose()) && 'needs a Docker engine and compose';
+
+const run = randomBytes(3).toString('hex');
+const project = `canaryshop${run}`;
+const image = `mesh:canary-shop-${run}`;
+const canaryImage = `mesh:canary-shop-${run}-v2`;
+const dir = mkdtempSync(join(tmpdir(), 'meshctl-canary-shop-'));
+let webPort = 0;
+
+function meshctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const status = async () => {
+  const r = await meshctl(['canary', 'status', 'product', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+/** Requests in a loop, 4 at a time, until the returned stop() is called. */
+function steadyLoad(path: string, method = 'GET') {
+  let stop = false;
+  const failures: string[] = [];
+  const bodies: any[] = [];
+  let sent = 0;
+  const loop = Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        sent++;
+        try {
+          const res = await fetch(`http://127.0.0.1:${webPort}${path}`, { method, signal: AbortSignal.timeout(10_000) });
+          const body = await res.json();
+          if (res.status !== 200) failures.push(`HTTP ${res.status} ${JSON.stringify(body)}`);
+          else bodies.push(body);
+        } catch (err) {
+          failures.push(String((err as Error).cause ?? err));
+        }
+      }
+    }),
+  );
+  return {
+    failures,
+    bodies,
+    sent: () => sent,
+    stop: async () => {
+      stop = true;
+      await loop;
+    },
+  };
+}
+/** Sets payment's runtime faults inside one container (the app listens on 8080 in its own namespace). */
+const paymentFaults = (container: string, faults: { failRate: number; delayMs: number }) =>
+  assert.equal(
+    docker('exec', container, '/usr/local/bin/node', '-e', `fetch('http://127.0.0.1:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:'${JSON.stringify(faults)}'}).then(r=>process.exit(r.ok?0:1))`).status,
+    0,
+  );
+const containers = (...labels: string[]) =>
+  docker('ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, ...labels.flatMap((l) => ['--filter', `label=${l}`])).stdout.split('\n').filter(Boolean);
+
+before(async () => {
+  if (skip) return;
+  cpSync(join(ROOT, 'examples/shop'), dir, { recursive: true, filter: (src) => !src.includes('/.mesh') });
+  await ensureImage({ tag: image });
+  assert.equal(docker('tag', image, canaryImage).status, 0);
+  webPort = await freePort();
+  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--timeout', '120s', '--json'], { SHOP_PORT: String(webPort) });
+  assert.equal(up.code, 0, `meshctl up failed:\n${up.stderr}`);
+});
+
+after(async () => {
+  if (skip) return;
+  await meshctl(['down', '-v']);
+  const left = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
+  if (left.length) docker('rm', '-f', ...left);
+  const nets = docker('network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
+  if (nets.length) docker('network', 'rm', ...nets);
+  docker('image', 'rm', canaryImage);
+  docker('image', 'rm', '-f', image);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('canary of product in the shop: --image, header at 0 %, measured split, controller restart, promotion with no failed request', { skip, timeout: 300_000 }, async () => {
+  // Steady load through web (which calls product) for the whole test.
+  const load = steadyLoad('/');
+  const replicas = load.bodies as unknown as { catalogue?: { replica?: string } }[];
+  const replicaAt = (i: number) => replicas[i]?.catalogue?.replica ?? '';
+  try {
+    const start = await meshctl(['canary', 'start', 'product', '--image', canaryImage, '--version', 'v2', '--steps', '0,50,100', '--interval', '2s', '--min-requests', '10', '--header', 'x-canary=1']);
+    assert.equal(start.code, 0, start.stdout + start.stderr);
+    await eventually(async () => assert.equal((await status()).state, 'progressing'), { timeoutMs: 90_000, intervalMs: 500 });
+    const [canaryId] = containers('mesh.canary=true');
+    assert.ok(canaryId, 'the canary container runs');
+    const canaryHost = docker('inspect', '-f', '{{.Config.Hostname}}', canaryId!).stdout.trim();
+    const fromWeb = (headers: string) =>
+      docker('exec', containers('com.docker.compose.service=web')[0]!, '/usr/local/bin/node', '-e', `fetch('http://product:8080/products',{headers:${headers}}).then(r=>r.json()).then(b=>console.log(b.replica))`).stdout.trim();
+    // Weight 0: plain calls never reach the canary, calls with the header always do.
+    for (let i = 0; i < 5; i++) assert.notEqual(fromWeb('{}'), canaryHost);
+    for (let i = 0; i < 5; i++) assert.equal(fromWeb(`{'x-canary':'1'}`), canaryHost);
+
+    const set = await meshctl(['canary', 'set', 'product', '--weight', '30']);
+    assert.equal(set.code, 0, set.stderr);
+    await eventually(() => assert.ok(replicas.slice(-20).some((b) => b.catalogue?.replica === canaryHost)), { timeoutMs: 15_000, intervalMs: 200 });
+    const from = replicas.length;
+    await eventually(() => assert.ok(replicas.length >= from + 600), { timeoutMs: 120_000, intervalMs: 200 });
+    const window = replicas.slice(from, from + 600).map((b) => b.catalogue?.replica);
+    const share = window.filter((r) => r === canaryHost).length / window.length;
+    assert.ok(Math.abs(share - 0.3) <= 0.05, `at 30 % the canary served ${(share * 100).toFixed(1)} %`);
+
+    // Restart the controller mid-rollout: it comes back on the same manual step.
+    const [controller] = containers('mesh.role=controller');
+    assert.equal(docker('restart', controller!).status, 0);
+    const back = await eventually(status, { timeoutMs: 60_000, intervalMs: 500 });
+    assert.equal(back.state, 'progressing');
+    assert.equal(back.weight, 30);
+    assert.equal(back.manual, true);
+
+    const resume = await meshctl(['canary', 'resume', 'product']);
+    assert.equal(resume.code, 0, resume.stderr);
+    const done = await eventually(
+      async () => {
+        const s = await status();
+        assert.ok(s.state !== 'progressing', `${s.state} at ${s.weight}%: ${JSON.stringify(s.lastCheck)}`);
+        return s;
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    assert.equal(done.state, 'promoted', JSON.stringify(done));
+    const last = replicas.length;
+    await eventually(() => assert.ok(replicas.length >= last + 50), { timeoutMs: 30_000, intervalMs: 200 });
+    for (let i = last + 10; i < replicas.length; i++) assert.equal(replicaAt(i), canaryHost, 'after promotion product answers from the canary only');
+  } finally {
+    await load.stop();
+  }
+  assert.ok(load.sent() > 500);
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent()} client requests failed`);
+});
+
+test('a payment canary failing 20 % of charges is rolled back by itself; --wait exits 1; clients barely notice', { skip, timeout: 300_000 }, async () => {
+  const load = steadyLoad('/buy?sku=mug', 'POST');
+  try {
+    const wait = meshctl(['canary', 'start', 'payment', '--image', canaryImage, '--version', 'v2', '--steps', '20,100', '--interval', '3s', '--min-requests', '10', '--wait']);
+    // As soon as the canary container runs, make it fail one charge in five.
+    const canary = await eventually(() => {
+      const [id] = containers('com.docker.compose.service=payment', 'mesh.canary=true');
+      assert.ok(id);
+      paymentFaults(id, { failRate: 0.2, delayMs: 0 });
+      return id;
+    }, { timeoutMs: 90_000, intervalMs: 300 });
+    const r = await wait;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /reason: gate error-rate failed at 20%: error rate \d+\.\d% > 1\.0%/);
+    assert.equal(docker('inspect', '-f', '{{.State.Running}}', canary).stdout.trim(), 'true', 'the rolled-back canary is kept');
+  } finally {
+    await load.stop();
+  }
+  // Order retries failed charges (mesh.config.ts), so the step weight × 20 % bounds what clients see, with margin.
+  assert.ok(load.failures.length / load.sent() <= 0.2 * 0.2, `${load.failures.length} of ${load.sent()} client requests failed: ${load.failures.slice(0, 3)}`);
+});
+
+test('a slow payment canary fails the p99 gate; with no traffic a rollout holds on "insufficient samples"', { skip, timeout: 300_000 }, async () => {
+  const [canary] = containers('com.docker.compose.service=payment', 'mesh.canary=true');
+  assert.ok(canary, 'the canary kept from the previous test');
+  paymentFaults(canary!, { failRate: 0, delayMs: 300 });
+  const load = steadyLoad('/buy?sku=mug', 'POST');
+  try {
+    const r = await meshctl(['canary', 'start', 'payment', '--version', 'v2', '--stable', 'v1', '--steps', '20,100', '--interval', '3s', '--min-requests', '10', '--max-p99', '150ms', '--wait']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /reason: gate p99 failed at 20%: p99 \d+(\.\d+)? ms > 150 ms/);
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], 'a slow canary fails no request');
+
+  paymentFaults(canary!, { failRate: 0, delayMs: 0 });
+  const quiet = await meshctl(['canary', 'start', 'payment', '--version', 'v2', '--stable', 'v1', '--interval', '1s']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  const held = await eventually(
+    async () => {
+      const s = JSON.parse((await meshctl(['canary', 'status', 'payment', '--json'])).stdout);
+      assert.ok(s.history.filter((e: { event: string }) => e.event === 'hold').length >= 2, JSON.stringify(s.history));
+      return s;
+    },
+    { timeoutMs: 30_000, intervalMs: 500 },
+  );
+  assert.equal(held.state, 'progressing');
+  assert.equal(held.weight, 5);
+  assert.match(held.lastCheck.reasons.join(' '), /insufficient samples: \d+ of 20 requests to v2/);
+  assert.equal((await meshctl(['canary', 'abort', 'payment'])).code, 0);
+});
+
+test('meshctl down removes the canary containers with the rest of the project', { skip, timeout: 120_000 }, async () => {
+  assert.ok(containers('mesh.canary=true').length >= 2, 'the product and payment canaries still run');
+  const down = await meshctl(['down']);
+  assert.equal(down.code, 0, down.stderr);
+  assert.deepEqual(docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.trim(), '');
+});

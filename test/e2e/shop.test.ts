@@ -1,0 +1,253 @@
+// The shop example meshed with `meshctl up` on the real engine and compose:
+// requests cross web → order → inventory and payment through the sidecars,
+// apps cannot bypass the mesh, host traffic enters it, logs stay the apps',
+// scaling spreads load, recreating a service under load heals, and
+// `meshctl down` leaves nothing behind. One project per run, from a copy of
+// examples/shop, with the image built once under a tag of its own.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findCompose } from '../../src/cli/compose/compose-cli.ts';
+import { runCompose } from '../../src/cli/compose/run-compose.ts';
+import { ensureImage } from '../../src/cli/image/ensure-image.ts';
+import { freePort } from '../../src/cli/up/host-ports.ts';
+import { eventually } from '../harness/eventually.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
+const engine = docker('info', '-f', '{{.ServerVersion}}').status === 0;
+const cli = findCompose();
+const skip = (!engine || !cli) && 'needs a Docker engine and compose';
+
+const run = randomBytes(3).toString('hex');
+const project = `shope2e${run}`;
+const image = `mesh:shop-e2e-${run}`;
+const dir = mkdtempSync(join(tmpdir(), 'meshctl-shop-'));
+const files = [join(dir, '.mesh', 'compose.yaml')];
+let webPort = 0;
+let upSeconds = 0;
+
+/** meshctl as a user runs it, from the project folder; resolves with its output and exit code. */
+function meshctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const ids = (service: string) =>
+  docker('ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`).stdout.split('\n').filter(Boolean);
+const one = (service: string) => {
+  const [id] = ids(service);
+  assert.ok(id, `${service} is running`);
+  return id;
+};
+/** Runs a node snippet inside a container (the image has no shell). */
+function nodeIn(container: string, script: string): string {
+  const r = docker('exec', container, '/usr/local/bin/node', '-e', script);
+  assert.equal(r.status, 0, `node in ${container}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+const buy = async (sku = 'mug') => {
+  const res = await fetch(`http://127.0.0.1:${webPort}/buy?sku=${sku}`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+/** Sum of the proxy's inbound HTTP request counters, from its admin /metrics. */
+const inboundRequests = (sidecar: string) =>
+  [...nodeIn(sidecar, "fetch('http://127.0.0.1:15000/metrics').then(r=>r.text()).then(t=>console.log(t))").matchAll(/^\S*requests_total\{[^}]*direction="inbound"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+
+before(async () => {
+  if (skip) return;
+  cpSync(join(ROOT, 'examples/shop'), dir, { recursive: true, filter: (src) => !src.includes(`${'/'}.mesh`) });
+  await ensureImage({ tag: image });
+  webPort = await freePort();
+  const t0 = Date.now();
+  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--timeout', '120s', '--json'], { SHOP_PORT: String(webPort) });
+  upSeconds = (Date.now() - t0) / 1000;
+  assert.equal(up.code, 0, `meshctl up failed:\n${up.stderr}`);
+});
+
+after(async () => {
+  if (skip) return;
+  await meshctl(['down', '-v']);
+  // Whatever down missed (a failed run) goes too, by label; then the image built for this run.
+  const left = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
+  if (left.length) docker('rm', '-f', ...left);
+  const nets = docker('network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
+  if (nets.length) docker('network', 'rm', ...nets);
+  docker('image', 'rm', '-f', image);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a request through web reaches order, which calls inventory and payment, each hop through a sidecar', { skip }, async (t) => {
+  const r = await buy('tee');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.match(r.body.servedBy, /^order\//);
+  assert.equal(r.body.order.inventory.reserved, 1);
+  assert.match(r.body.order.inventory.servedBy, /^inventory\//);
+  assert.equal(r.body.order.payment.charged, true);
+  assert.match(r.body.order.payment.servedBy, /^payment\//);
+  // order's sidecar logged both outbound calls; inventory's and payment's sidecars the inbound ones.
+  const logs = (c: string) => docker('logs', one(c)).stdout;
+  const orderOut = logs('order-mesh').split('\n').filter((l) => l.includes(`"trace_id"`) && l.includes('"direction":"outbound"'));
+  assert.ok(orderOut.some((l) => l.includes('"destination":"inventory"') && l.includes('"path":"/reserve"')), 'order-mesh logged the call to inventory');
+  assert.ok(orderOut.some((l) => l.includes('"destination":"payment"') && l.includes('"path":"/charge"')), 'order-mesh logged the call to payment');
+  assert.match(logs('inventory-mesh'), /"direction":"inbound".*"path":"\/reserve"/);
+  assert.match(logs('payment-mesh'), /"direction":"inbound".*"path":"\/charge"/);
+  t.diagnostic(`meshctl up (shop, image already built): ${upSeconds.toFixed(1)} s`);
+});
+
+test('from inside order, payment\'s app container cannot be reached directly, but http://payment:8080 works through the mesh', { skip }, () => {
+  const order = one('order');
+  const payment = one('payment');
+  const nets = JSON.parse(docker('inspect', '-f', '{{json .NetworkSettings.Networks}}', payment).stdout) as Record<string, { IPAddress: string }>;
+  assert.deepEqual(Object.keys(nets), [`${project}_payment-net`]);
+  const ip = nets[`${project}_payment-net`]!.IPAddress;
+  const direct = nodeIn(order, `const s=require('net').connect(8080,'${ip}');s.setTimeout(3000,()=>{console.log('timeout');process.exit(0)});s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})`);
+  assert.notEqual(direct, 'connected', `order reached payment's app at ${ip} directly`);
+  const through = JSON.parse(nodeIn(order, "fetch('http://payment:8080/admin/faults').then(async r=>console.log(JSON.stringify({status:r.status,by:r.headers.get('x-served-by')})),e=>console.log(JSON.stringify({error:String(e.cause??e)})))"));
+  assert.equal(through.status, 200, JSON.stringify(through));
+  assert.match(through.by, /^payment\//);
+});
+
+test('sidecar-to-sidecar is mTLS: payment\'s inbound port refuses a plaintext client on the mesh network', { skip }, () => {
+  // The controller container sits on the mesh network and holds no certificate: a plaintext client.
+  const probe = one('mesh-controller');
+  const nets = JSON.parse(docker('inspect', '-f', '{{json .NetworkSettings.Networks}}', one('payment-mesh')).stdout) as Record<string, { IPAddress: string }>;
+  const ip = nets[`${project}-mesh`]!.IPAddress;
+  const plain = JSON.parse(nodeIn(probe, `fetch('http://${ip}:8080/admin/faults',{signal:AbortSignal.timeout(5000)}).then(async r=>console.log(JSON.stringify({status:r.status})),e=>console.log(JSON.stringify({error:String(e.cause?.code??e.cause??e)})))`));
+  assert.equal(plain.status, undefined, `a plaintext request reached payment: ${JSON.stringify(plain)}`);
+  assert.ok(plain.error, 'the plaintext connection was refused or closed');
+});
+
+test('host traffic to web\'s published port passes through web\'s sidecar and shows in its metrics', { skip }, async () => {
+  const sidecar = one('web-mesh');
+  assert.equal(docker('port', one('web')).stdout.trim(), '', 'the app publishes nothing itself');
+  const before = inboundRequests(sidecar);
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`http://127.0.0.1:${webPort}/healthz`)).status, 200);
+  await eventually(() => assert.ok(inboundRequests(sidecar) >= before + 5, `inbound requests went from ${before} to ${inboundRequests(sidecar)}`), { timeoutMs: 10_000, intervalMs: 200 });
+});
+
+test('`compose logs order` on the generated file still shows the app\'s own logs', { skip }, async () => {
+  const logs = await runCompose(cli!, { files, project }, ['logs', '--no-color', 'order']);
+  assert.match(logs.stdout, /order listening on :8080/);
+  assert.match(logs.stdout, /order POST \/orders -> 200/);
+});
+
+test('meshctl status and doctor report every proxy in sync; up again (nothing changed) reports payment\'s mTLS as strict', { skip }, async () => {
+  const status = await meshctl(['status', '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const s = JSON.parse(status.stdout);
+  assert.deepEqual(s.services.map((x: any) => x.name), ['inventory', 'order', 'payment', 'product', 'web']);
+  assert.equal(s.proxies.length, 5);
+  for (const p of s.proxies) assert.ok(p.connected && p.inSync, `${p.service} in sync`);
+  const table = JSON.parse((await meshctl(['up', '-p', project, '--image', image, '--no-build', '--json'], { SHOP_PORT: String(webPort) })).stdout);
+  assert.equal(table.services.find((x: any) => x.service === 'payment').mtls, 'strict');
+  assert.deepEqual(s.portsUnknown, []);
+  assert.deepEqual(s.certificates.map((c: any) => c.service), ['inventory', 'order', 'payment', 'product', 'web']);
+  for (const c of s.certificates) assert.ok(c.expiresInMs > 0, `${c.service}'s certificate is valid`);
+  const doctor = await meshctl(['doctor', '--image', image]);
+  assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+  assert.match(doctor.stdout, /ok +clock \(host vs Docker\)/);
+});
+
+// Retries are the proxy's (src/proxy/filters); until a retry filter exists this test is reported as todo, not hidden.
+test('payment failing 30% of requests is invisible to the client: order\'s sidecar retries (mesh.config.ts)', { skip }, async (t) => {
+  const order = one('order');
+  const setFaults = (failRate: number) =>
+    JSON.parse(nodeIn(order, `fetch('http://payment:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({failRate:${failRate}})}).then(r=>r.text()).then(console.log)`));
+  assert.equal(setFaults(0.3).failRate, 0.3);
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await buy()).status);
+    const stats = JSON.parse(nodeIn(order, "fetch('http://payment:8080/admin/faults').then(r=>r.text()).then(console.log)"));
+    t.diagnostic(`payment failed ${stats.failed} charges; the client saw ${statuses.filter((s) => s !== 200).length} errors in 40 orders`);
+    assert.ok(stats.failed > 0, 'payment did fail some charges');
+    assert.deepEqual(statuses.filter((s) => s !== 200), []);
+  } finally {
+    setFaults(0);
+  }
+});
+
+test('--scale inventory=3: meshctl up again converges and order\'s calls spread over the three replicas', { skip }, async (t) => {
+  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--scale', 'inventory=3', '--json'], { SHOP_PORT: String(webPort) });
+  assert.equal(up.code, 0, up.stderr);
+  const summary = JSON.parse(up.stdout);
+  assert.equal(summary.services.find((s: any) => s.service === 'inventory').replicas, 3);
+  assert.equal(ids('inventory').length, 3);
+  // Six clients at a time: the default balancer (peak EWMA) weighs in-flight requests, so
+  // concurrent load spreads; one client in sequence would stick to the fastest replica.
+  const seen = new Map<string, number>();
+  for (let batch = 0; batch < 10; batch++) {
+    for (const r of await Promise.all(Array.from({ length: 6 }, () => buy()))) {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const rep = r.body.order.inventory.replica as string;
+      seen.set(rep, (seen.get(rep) ?? 0) + 1);
+    }
+  }
+  t.diagnostic(`inventory replicas served: ${JSON.stringify(Object.fromEntries(seen))}`);
+  assert.equal(seen.size, 3, 'every replica served some of the 60 orders');
+});
+
+test('`compose up -d --force-recreate inventory` under steady load: errors stop after a bounded time', { skip }, async (t) => {
+  const results: { at: number; ok: boolean }[] = [];
+  let stop = false;
+  const load = (async () => {
+    while (!stop) {
+      const at = Date.now();
+      const ok = await buy().then((r) => r.status === 200, () => false);
+      results.push({ at, ok });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await eventually(() => assert.ok(results.length >= 10), { timeoutMs: 20_000, intervalMs: 100 });
+    const started = Date.now();
+    await runCompose(cli!, { files, project }, ['up', '-d', '--force-recreate', '--scale', 'inventory=3', 'inventory']);
+    const recreated = Date.now();
+    // Healed: 30 consecutive successes, reached within 60 s of compose returning.
+    await eventually(
+      () => {
+        const tail = results.slice(-30);
+        assert.ok(tail.length === 30 && tail.every((r) => r.ok) && tail[0]!.at > recreated, 'the last 30 orders succeeded');
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const failed = results.filter((r) => !r.ok && r.at >= started);
+    const window = failed.length ? failed.at(-1)!.at - failed[0]!.at : 0;
+    t.diagnostic(`${results.length} orders during the recreate, ${failed.length} failed, over ${window} ms (compose took ${recreated - started} ms)`);
+  } finally {
+    stop = true;
+    await load;
+  }
+});
+
+test('plain docker-compose up on the same file, for comparison (printed, not asserted)', { skip }, async (t) => {
+  const plain = `${project}plain`;
+  const run = { files: [join(dir, 'compose.yaml')], project: plain, env: { SHOP_PORT: String(await freePort()), MESH_IMAGE: image } };
+  const t0 = Date.now();
+  try {
+    await runCompose(cli!, run, ['up', '-d']);
+    t.diagnostic(`shop startup: meshctl up ${upSeconds.toFixed(1)} s (image already built) vs plain ${cli!.command.join(' ')} up -d ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await runCompose(cli!, run, ['down', '-v', '-t', '1']).catch(() => {});
+  }
+});
+
+test('meshctl down leaves no container or network of the project behind', { skip }, async () => {
+  const down = await meshctl(['down', '-v']);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.trim(), '');
+  assert.equal(docker('network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`).stdout.trim(), '');
+  assert.equal(docker('network', 'ls', '-q', '--filter', `name=${project}`).stdout.trim(), '');
+});

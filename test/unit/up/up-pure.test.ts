@@ -1,0 +1,68 @@
+// The pure parts of `meshctl up`: published host ports read from both compose
+// normal forms, free-port probing, merged proxy rows, durations, and the
+// controller's service definition.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
+import { parseDuration } from '../../../src/cli/up/run-up.ts';
+import { controllerService } from '../../../src/cli/up/controller-service.ts';
+
+test('published host ports from short strings (v1 config) and long objects (v2 config); ranges and Docker-picked ports are left out', () => {
+  const ports = publishedHostPorts({
+    services: {
+      web: { ports: ['8080:80', '127.0.0.1:9090:90/tcp', '3000', '127.0.0.1::5000', '7000-7001:7000-7001'] },
+      api: { ports: [{ target: 80, published: '8081', host_ip: '127.0.0.1', protocol: 'tcp' }, { target: 81 }] },
+      none: { image: 'x' },
+    },
+  });
+  assert.deepEqual(ports, [
+    { service: 'web', host: '0.0.0.0', port: 8080, target: '80' },
+    { service: 'web', host: '127.0.0.1', port: 9090, target: '90' },
+    { service: 'api', host: '127.0.0.1', port: 8081, target: '80' },
+  ]);
+});
+
+test('portBusy names the error for a taken port and nothing for a free one', async (t) => {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  t.after(() => s.close());
+  const port = (s.address() as { port: number }).port;
+  assert.equal(await portBusy('127.0.0.1', port), 'EADDRINUSE');
+  const free = createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const freePort = (free.address() as { port: number }).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  assert.equal(await portBusy('127.0.0.1', freePort), undefined);
+});
+
+test('durations: 120s, 2m, 1500ms, bare seconds; anything else is a usage error', () => {
+  assert.equal(parseDuration('120s'), 120_000);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1500ms'), 1500);
+  assert.equal(parseDuration('30'), 30_000);
+  assert.throws(() => parseDuration('soon'), /expected e\.g\. 120s/);
+});
+
+test('the controller service: API on 127.0.0.1 only, Docker socket and state mounted, token by env, on the mesh network', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-up-unit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const configFile = join(dir, 'mesh.config.ts');
+  writeFileSync(configFile, 'export default {};\n');
+  const make = () => controllerService({ project: 'shop', image: 'mesh:1', token: 'tok', hostPort: 41000, stateDir: '/p/.mesh', configFile, meshNetwork: 'mesh' }) as Record<string, any>;
+  const svc = make();
+  assert.deepEqual(svc.ports, ['127.0.0.1:41000:15010']);
+  assert.deepEqual(svc.command, ['controller', '--project', 'shop', '--discovery', 'docker', '--listen', '0.0.0.0:15010', '--state-dir', '/state', '--config', '/config/mesh.config.ts']);
+  assert.ok(svc.volumes.includes('/p/.mesh:/state'));
+  assert.ok(svc.volumes.includes(`${configFile}:/config/mesh.config.ts:ro`));
+  // A config change changes the definition, so compose recreates the controller, which reloads it.
+  writeFileSync(configFile, 'export default { services: {} };\n');
+  assert.notEqual(make().labels['mesh.config-hash'], svc.labels['mesh.config-hash']);
+  assert.ok(svc.volumes.some((v: string) => v.endsWith(':/var/run/docker.sock')));
+  assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok' });
+  assert.deepEqual(svc.networks, { mesh: null });
+  assert.equal(svc.labels['mesh.role'], 'controller');
+});
