@@ -22,5 +22,24 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// In CI the end-to-end tests must run, never skip for want of an engine:
+// check what they need first and fail with the reason.
+if (process.env.CI === 'true' && suites.includes('e2e')) {
+  const need: [string, string[]][] = [
+    ['docker', ['info', '--format', '{{.ServerVersion}}']],
+    ['tmux', ['-V']],
+  ];
+  for (const [cmd, args] of need) {
+    if (spawnSync(cmd, args, { stdio: 'ignore' }).status !== 0) {
+      console.error(`CI: \`${cmd} ${args.join(' ')}\` failed; the e2e tests need it (scripts/setup.sh installs and starts it)`);
+      process.exit(1);
+    }
+  }
+  const compose = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 || spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  if (!compose) {
+    console.error('CI: no Docker Compose (`docker compose` or `docker-compose`); the e2e tests need it (scripts/setup.sh installs it)');
+    process.exit(1);
+  }
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
