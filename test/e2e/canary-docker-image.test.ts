@@ -16,7 +16,7 @@ import { startController } from '../../src/controller/start-controller.ts';
 import { DockerDiscovery } from '../../src/controller/discovery/docker-discovery.ts';
 import { DockerCanaryLauncher } from '../../src/controller/canary/docker-canary-launcher.ts';
 import { MeshConfig } from '../../src/shared/mesh-config.ts';
-import { api, tempDir, TOKEN } from '../integration/controller/controller-harness.ts';
+import { api, tempDir, TOKEN } from '../harness/controller-harness.ts';
 
 const BASE_IMAGE = process.env.MESH_TEST_IMAGE ?? 'mesh:0.1.0';
 

@@ -21,6 +21,11 @@ function hasTmux(): boolean {
 }
 
 test('meshctl top in tmux: views, sort, filter and quit by keys', { skip: !hasTmux() && 'tmux is not installed' }, async (t) => {
+  // A private tmux server (its own socket), so no session of the user's is touched.
+  const socket = `meshctl-top-${process.pid}`;
+  const tmux = (...args: string[]) =>
+    new Promise<string>((resolve, reject) => execFile('tmux', ['-L', socket, ...args], (err, out) => (err ? reject(err) : resolve(out))));
+  t.after(() => tmux('kill-server').catch(() => {}));
   const mesh = await startSmallMesh(t);
   let loading = true;
   const load = (async () => {
@@ -35,11 +40,6 @@ test('meshctl top in tmux: views, sort, filter and quit by keys', { skip: !hasTm
     await load;
   });
 
-  // A private tmux server (its own socket), so no session of the user's is touched.
-  const socket = `meshctl-top-${process.pid}`;
-  const tmux = (...args: string[]) =>
-    new Promise<string>((resolve, reject) => execFile('tmux', ['-L', socket, ...args], (err, out) => (err ? reject(err) : resolve(out))));
-  t.after(() => tmux('kill-server').catch(() => {}));
   const command = ['env', 'NO_COLOR=1', process.execPath, MESHCTL, 'top', ...mesh.cli].map((a) => `'${a}'`).join(' ');
   await tmux('new-session', '-d', '-s', 'top', '-x', '120', '-y', '30', command);
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meshctl } from '../top/small-mesh.ts';
-import { TOKEN } from '../controller/controller-harness.ts';
+import { TOKEN } from '../../harness/controller-harness.ts';
 import { startCanaryMesh } from './canary-mesh.ts';
 
 /** Keeps requests flowing until stopped; returns how many failed. */

@@ -16,7 +16,7 @@ import { StaticDiscovery } from '../../../src/controller/discovery/static-discov
 import { MeshConfig } from '../../../src/shared/mesh-config.ts';
 import type { VersionTotals } from '../../../src/shared/canary.ts';
 import type { VersionFigures } from '../../../src/controller/canary/version-figures.ts';
-import { api, tempDir, TOKEN, writeWorkloads } from '../controller/controller-harness.ts';
+import { api, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 
 type T = { after(fn: () => Promise<void> | void): void };
 

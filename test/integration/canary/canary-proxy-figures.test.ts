@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../../harness/eventually.ts';
-import { api } from '../controller/controller-harness.ts';
+import { api } from '../../harness/controller-harness.ts';
 import { startCanaryMesh } from './canary-mesh.ts';
 
 test('per-version figures from the proxies drive a rollout to promotion, and a failing canary to rollback', { timeout: 60_000 }, async (t) => {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../../harness/eventually.ts';
-import { api } from '../controller/controller-harness.ts';
+import { api } from '../../harness/controller-harness.ts';
 import { startCanaryMesh } from './canary-mesh.ts';
 
 const N = 1000;

@@ -14,7 +14,7 @@ import { eventually } from '../../harness/eventually.ts';
 import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
 import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
-import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
+import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 type T = Parameters<typeof tempDir>[0] & { after(fn: () => Promise<void> | void): void };

@@ -10,7 +10,7 @@ import { startController } from '../../../src/controller/start-controller.ts';
 import { StaticDiscovery } from '../../../src/controller/discovery/static-discovery.ts';
 import { MeshConfig } from '../../../src/shared/mesh-config.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
-import { fakeProxy, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
+import { fakeProxy, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 
 test('snapshots and ACKs flow over TLS; an unverifiable controller is refused', async (t) => {
   const dir = tempDir(t);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually } from '../../harness/eventually.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
-import { api, fakeProxy, inProcessController, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from './controller-harness.ts';
+import { api, fakeProxy, inProcessController, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 
 const ports = { product: 18080, web: 18081 };
 

@@ -15,7 +15,7 @@ import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
 import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
 import { createKeyAndCsr } from '../../../src/proxy/identity/create-key-and-csr.ts';
-import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../controller/controller-harness.ts';
+import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 import { metricValue } from './mtls-harness.ts';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));

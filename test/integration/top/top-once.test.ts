@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../../harness/eventually.ts';
 import { closedPort } from '../../harness/upstream-servers.ts';
-import { api } from '../controller/controller-harness.ts';
+import { api } from '../../harness/controller-harness.ts';
 import { meshctl, startSmallMesh } from './small-mesh.ts';
 
 test('top --once --json reports the live rps and the exact error rate; stat and the text frame agree', async (t) => {

@@ -4,12 +4,12 @@
 import { mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startController, type ControllerHandle } from '../../../src/controller/start-controller.ts';
-import { StaticDiscovery } from '../../../src/controller/discovery/static-discovery.ts';
-import { MeshConfig, type MeshConfigInput } from '../../../src/shared/mesh-config.ts';
-import type { Workload } from '../../../src/shared/api.ts';
-import { parseSnapshot, type Snapshot } from '../../../src/shared/snapshot.ts';
-import type { ApplyResult } from '../../../src/proxy/proxy-handle.ts';
+import { startController, type ControllerHandle } from '../../src/controller/start-controller.ts';
+import { StaticDiscovery } from '../../src/controller/discovery/static-discovery.ts';
+import { MeshConfig, type MeshConfigInput } from '../../src/shared/mesh-config.ts';
+import type { Workload } from '../../src/shared/api.ts';
+import { parseSnapshot, type Snapshot } from '../../src/shared/snapshot.ts';
+import type { ApplyResult } from '../../src/proxy/proxy-handle.ts';
 
 export const TOKEN = 'test-token';
 
