@@ -3,7 +3,6 @@
 // 1 on rollback or abort.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControllerClient } from '../controller-client.ts';
-import { readUpState, stateDirOf } from '../up/mesh-state.ts';
 import { CanaryList, CanaryStatus } from '../../shared/canary.ts';
 import { buildStartBody, type StartFlags } from './parse-canary-options.ts';
 import { formatEvent, formatLive, formatRollout } from './format-rollout.ts';
@@ -11,11 +10,8 @@ import { formatEvent, formatLive, formatRollout } from './format-rollout.ts';
 export type ClientFlags = { controller?: string; token?: string; json?: boolean };
 type Out = NodeJS.WritableStream;
 
-/** --controller, else $MESH_CONTROLLER_URL, else the controller `meshctl up` started for this folder, else the default. */
 function connect(f: ClientFlags) {
-  const up = readUpState(process.cwd());
-  const url = f.controller ?? process.env.MESH_CONTROLLER_URL ?? (up ? `http://127.0.0.1:${up.controllerPort}` : undefined);
-  return ControllerClient.connect({ url, token: f.token, stateDir: stateDirOf(process.cwd()) });
+  return ControllerClient.connect({ url: f.controller, token: f.token });
 }
 const path = (service: string, action = '') => `/v1/canary/${encodeURIComponent(service)}${action ? `/${action}` : ''}`;
 

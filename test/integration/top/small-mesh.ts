@@ -10,9 +10,9 @@ export const MESHCTL = join(import.meta.dirname, '../../../src/cli/main.ts');
 type T = { after(fn: () => Promise<void> | void): void };
 
 /** Runs meshctl without blocking this process's event loop (the controller and proxies live here). */
-export function meshctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function meshctl(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MESHCTL, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [MESHCTL, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -2,10 +2,14 @@
 // processes) against a real controller (static discovery) scraping two real
 // proxies, with load through them and an upstream that fails a known fraction.
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { eventually } from '../../harness/eventually.ts';
 import { closedPort } from '../../harness/upstream-servers.ts';
 import { api } from '../../harness/controller-harness.ts';
+import { writeUpState } from '../../../src/cli/up/mesh-state.ts';
 import { meshctl, startSmallMesh } from './small-mesh.ts';
 
 test('top --once --json reports the live rps and the exact error rate; stat and the text frame agree', async (t) => {
@@ -75,5 +79,22 @@ test('top --once exits 3 with the reason and the fix when the controller is unre
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`cannot reach the controller at ${url} \\(ECONNREFUSED\\)`));
     assert.match(r.stderr, /code: MESH_ERR_CONTROLLER_UNREACHABLE/);
+  }
+});
+
+test('in a folder where meshctl up ran, stat and certs find its controller and token with no flags', async (t) => {
+  const { ctl, token, batch } = await startSmallMesh(t);
+  await batch();
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-project-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // What `meshctl up` leaves in .mesh/: the controller's published port and the bootstrap token.
+  const port = Number(new URL(ctl.url).port);
+  writeUpState(dir, { project: 'p', files: [], output: join(dir, '.mesh/compose.yaml'), controllerPort: port, image: 'mesh:test', compose: ['docker-compose'] });
+  writeFileSync(join(dir, '.mesh/bootstrap-token'), token, { mode: 0o600 });
+  const env = { MESH_CONTROLLER_URL: '', MESH_BOOTSTRAP_TOKEN: '' };
+  for (const args of [['stat', '--json'], ['certs', '--json']]) {
+    const r = await meshctl(args, env, dir);
+    assert.equal(r.code, 0, `meshctl ${args.join(' ')}: ${r.stderr}`);
+    JSON.parse(r.stdout);
   }
 });
