@@ -45,11 +45,11 @@ export function portBusy(host: string, port: number): Promise<string | undefined
 }
 
 /** A free port on 127.0.0.1 (for the controller API). */
-export function freePort(): Promise<number> {
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });

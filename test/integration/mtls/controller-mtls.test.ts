@@ -4,13 +4,14 @@
 // restart, and `meshctl certs` lists what it issued.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from '../../harness/eventually.ts';
+import { controllerProcess } from '../../harness/controller-process.ts';
+import { freePort } from '../../../src/cli/up/host-ports.ts';
 import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
 import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
@@ -19,38 +20,8 @@ import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../ha
 import { metricValue } from './mtls-harness.ts';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-type T = Parameters<typeof tempDir>[0] & { after(fn: () => Promise<void> | void): void };
 
-async function freePort(host: string): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-function controllerProcess(t: T, dir: string, port: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [main, 'controller', '--project', 'it', '--discovery', `static:${join(dir, 'workloads.json')}`, '--listen', `127.0.0.1:${port}`,
-      '--state-dir', join(dir, 'state'), '--config', join(dir, 'mesh.config.json'), '--token', TOKEN],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (c) => (err += c));
-    child.stdout!.on('data', (c) => {
-      out += c;
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.on('exit', (code) => reject(new Error(`controller exited ${code}: ${err}`)));
-  });
-}
 
 function call(port: number, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
