@@ -8,39 +8,15 @@
 // One project per run, from a copy of examples/shop; all removed after.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { findCompose } from '../../src/cli/compose/compose-cli.ts';
-import { ensureImage } from '../../src/cli/image/ensure-image.ts';
-import { freePort } from '../../src/cli/up/host-ports.ts';
 import { eventually } from '../harness/eventually.ts';
+import { docker, shopProject, skipWithoutDocker } from '../harness/shop-project.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
-const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
-const skip = (docker('info', '-f', '{{.ServerVersion}}').status !== 0 || !findCompose()) && 'needs a Docker engine and compose';
+const shop = shopProject('canaryshop');
+const { project, meshctl } = shop;
+const skip = skipWithoutDocker;
+const canaryImage = `${shop.image}-v2`;
 
-const run = randomBytes(3).toString('hex');
-const project = `canaryshop${run}`;
-const image = `mesh:canary-shop-${run}`;
-const canaryImage = `mesh:canary-shop-${run}-v2`;
-const dir = mkdtempSync(join(tmpdir(), 'meshctl-canary-shop-'));
-let webPort = 0;
-
-function meshctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 const status = async () => {
   const r = await meshctl(['canary', 'status', 'product', '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -57,7 +33,7 @@ function steadyLoad(path: string, method = 'GET') {
       while (!stop) {
         sent++;
         try {
-          const res = await fetch(`http://127.0.0.1:${webPort}${path}`, { method, signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(`http://127.0.0.1:${shop.webPort}${path}`, { method, signal: AbortSignal.timeout(10_000) });
           const body = await res.json();
           if (res.status !== 200) failures.push(`HTTP ${res.status} ${JSON.stringify(body)}`);
           else bodies.push(body);
@@ -83,29 +59,19 @@ const paymentFaults = (container: string, faults: { failRate: number; delayMs: n
     docker('exec', container, '/usr/local/bin/node', '-e', `fetch('http://127.0.0.1:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:'${JSON.stringify(faults)}'}).then(r=>process.exit(r.ok?0:1))`).status,
     0,
   );
-const containers = (...labels: string[]) =>
-  docker('ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, ...labels.flatMap((l) => ['--filter', `label=${l}`])).stdout.split('\n').filter(Boolean);
+const containers = shop.containers;
 
 before(async () => {
   if (skip) return;
-  cpSync(join(ROOT, 'examples/shop'), dir, { recursive: true, filter: (src) => !src.includes('/.mesh') });
-  await ensureImage({ tag: image });
-  assert.equal(docker('tag', image, canaryImage).status, 0);
-  webPort = await freePort();
-  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--timeout', '120s', '--json'], { SHOP_PORT: String(webPort) });
+  const up = await shop.up();
   assert.equal(up.code, 0, `meshctl up failed:\n${up.stderr}`);
+  assert.equal(docker('tag', shop.image, canaryImage).status, 0);
 });
 
 after(async () => {
   if (skip) return;
-  await meshctl(['down', '-v']);
-  const left = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
-  if (left.length) docker('rm', '-f', ...left);
-  const nets = docker('network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
-  if (nets.length) docker('network', 'rm', ...nets);
   docker('image', 'rm', canaryImage);
-  docker('image', 'rm', '-f', image);
-  rmSync(dir, { recursive: true, force: true });
+  await shop.down();
 });
 
 test('canary of product in the shop: --image, header at 0 %, measured split, controller restart, promotion with no failed request', { skip, timeout: 300_000 }, async () => {

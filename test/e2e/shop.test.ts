@@ -6,44 +6,19 @@
 // examples/shop, with the image built once under a tag of its own.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { findCompose } from '../../src/cli/compose/compose-cli.ts';
 import { runCompose } from '../../src/cli/compose/run-compose.ts';
-import { ensureImage } from '../../src/cli/image/ensure-image.ts';
+import { findCompose } from '../../src/cli/compose/compose-cli.ts';
 import { freePort } from '../../src/cli/up/host-ports.ts';
 import { eventually } from '../harness/eventually.ts';
+import { docker, shopProject, skipWithoutDocker } from '../harness/shop-project.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
-const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
-const engine = docker('info', '-f', '{{.ServerVersion}}').status === 0;
+const shop = shopProject('shope2e');
+const { project, dir, image, meshctl } = shop;
+const skip = skipWithoutDocker;
 const cli = findCompose();
-const skip = (!engine || !cli) && 'needs a Docker engine and compose';
-
-const run = randomBytes(3).toString('hex');
-const project = `shope2e${run}`;
-const image = `mesh:shop-e2e-${run}`;
-const dir = mkdtempSync(join(tmpdir(), 'meshctl-shop-'));
 const files = [join(dir, '.mesh', 'compose.yaml')];
-let webPort = 0;
 let upSeconds = 0;
-
-/** meshctl as a user runs it, from the project folder; resolves with its output and exit code. */
-function meshctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const ids = (service: string) =>
   docker('ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`).stdout.split('\n').filter(Boolean);
@@ -59,7 +34,7 @@ function nodeIn(container: string, script: string): string {
   return r.stdout.trim();
 }
 const buy = async (sku = 'mug') => {
-  const res = await fetch(`http://127.0.0.1:${webPort}/buy?sku=${sku}`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`http://127.0.0.1:${shop.webPort}/buy?sku=${sku}`, { method: 'POST', signal: AbortSignal.timeout(15_000) });
   return { status: res.status, body: (await res.json()) as any };
 };
 /** Sum of the proxy's inbound HTTP request counters, from its admin /metrics. */
@@ -68,25 +43,13 @@ const inboundRequests = (sidecar: string) =>
 
 before(async () => {
   if (skip) return;
-  cpSync(join(ROOT, 'examples/shop'), dir, { recursive: true, filter: (src) => !src.includes(`${'/'}.mesh`) });
-  await ensureImage({ tag: image });
-  webPort = await freePort();
-  const t0 = Date.now();
-  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--timeout', '120s', '--json'], { SHOP_PORT: String(webPort) });
-  upSeconds = (Date.now() - t0) / 1000;
+  const up = await shop.up();
+  upSeconds = up.seconds;
   assert.equal(up.code, 0, `meshctl up failed:\n${up.stderr}`);
 });
 
 after(async () => {
-  if (skip) return;
-  await meshctl(['down', '-v']);
-  // Whatever down missed (a failed run) goes too, by label; then the image built for this run.
-  const left = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
-  if (left.length) docker('rm', '-f', ...left);
-  const nets = docker('network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`).stdout.split('\n').filter(Boolean);
-  if (nets.length) docker('network', 'rm', ...nets);
-  docker('image', 'rm', '-f', image);
-  rmSync(dir, { recursive: true, force: true });
+  if (!skip) await shop.down();
 });
 
 test('a request through web reaches order, which calls inventory and payment, each hop through a sidecar', { skip }, async (t) => {
@@ -134,7 +97,7 @@ test('host traffic to web\'s published port passes through web\'s sidecar and sh
   const sidecar = one('web-mesh');
   assert.equal(docker('port', one('web')).stdout.trim(), '', 'the app publishes nothing itself');
   const before = inboundRequests(sidecar);
-  for (let i = 0; i < 5; i++) assert.equal((await fetch(`http://127.0.0.1:${webPort}/healthz`)).status, 200);
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`http://127.0.0.1:${shop.webPort}/healthz`)).status, 200);
   await eventually(() => assert.ok(inboundRequests(sidecar) >= before + 5, `inbound requests went from ${before} to ${inboundRequests(sidecar)}`), { timeoutMs: 10_000, intervalMs: 200 });
 });
 
@@ -151,7 +114,7 @@ test('meshctl status and doctor report every proxy in sync; up again (nothing ch
   assert.deepEqual(s.services.map((x: any) => x.name), ['inventory', 'order', 'payment', 'product', 'web']);
   assert.equal(s.proxies.length, 5);
   for (const p of s.proxies) assert.ok(p.connected && p.inSync, `${p.service} in sync`);
-  const table = JSON.parse((await meshctl(['up', '-p', project, '--image', image, '--no-build', '--json'], { SHOP_PORT: String(webPort) })).stdout);
+  const table = JSON.parse((await meshctl(['up', '-p', project, '--image', image, '--no-build', '--json'], { SHOP_PORT: String(shop.webPort) })).stdout);
   assert.equal(table.services.find((x: any) => x.service === 'payment').mtls, 'strict');
   assert.deepEqual(s.portsUnknown, []);
   assert.deepEqual(s.certificates.map((c: any) => c.service), ['inventory', 'order', 'payment', 'product', 'web']);
@@ -180,7 +143,7 @@ test('payment failing 30% of requests is invisible to the client: order\'s sidec
 });
 
 test('--scale inventory=3: meshctl up again converges and order\'s calls spread over the three replicas', { skip }, async (t) => {
-  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--scale', 'inventory=3', '--json'], { SHOP_PORT: String(webPort) });
+  const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--scale', 'inventory=3', '--json'], { SHOP_PORT: String(shop.webPort) });
   assert.equal(up.code, 0, up.stderr);
   const summary = JSON.parse(up.stdout);
   assert.equal(summary.services.find((s: any) => s.service === 'inventory').replicas, 3);

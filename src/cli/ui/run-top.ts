@@ -50,6 +50,8 @@ export async function runTop(opts: TopOptions): Promise<void> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new MeshError('MESH_ERR_USAGE', 'meshctl top needs a terminal for its live view', 'run it in a terminal, or use `meshctl top --once` (add --json for scripts)');
   }
-  const app = render(React.createElement(TopApp, { client, intervalMs, palette, thresholds, initial: ui }), { alternateScreen: true, exitOnCtrlC: true, patchConsole: true });
+  // A terminal is interactive even where CI is set (ink would otherwise draw
+  // only the last frame, at exit, and the dashboard would look frozen).
+  const app = render(React.createElement(TopApp, { client, intervalMs, palette, thresholds, initial: ui }), { interactive: true, alternateScreen: true, exitOnCtrlC: true, patchConsole: true });
   await app.waitUntilExit();
 }
