@@ -1,12 +1,14 @@
-// Circuit breaking per cluster (Envoy's thresholds): requests in flight and
-// requests waiting for a connection. Over a limit the request is refused at
-// once (503 circuit-open), never queued without bound.
+// Circuit breaking per cluster (Envoy's thresholds): requests in flight,
+// requests waiting for a connection, and opaque TCP connections. Over a limit
+// the request is refused at once (503 circuit-open; TCP: closed), never queued.
 import type { CompiledCluster } from './compiled-cluster.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
 
 export class CircuitBreaker {
   active = 0;
   pending = 0;
+  /** Opaque TCP connections open to the cluster's endpoints (capped by maxConnections). */
+  tcpConnections = 0;
 
   /**
    * Whether a request to `ep` will wait for a connection: HTTP/1 pools hold
@@ -14,6 +16,12 @@ export class CircuitBreaker {
    */
   static wouldWait(cluster: CompiledCluster, ep: UpstreamEndpoint): boolean {
     return cluster.protocol === 'http1' && ep.inflight >= cluster.spec.connectionLimits.maxConnections;
+  }
+
+  /** The limit that refuses a new opaque TCP connection, or undefined. */
+  tcpRefusal(cluster: CompiledCluster): string | undefined {
+    const max = cluster.spec.connectionLimits.maxConnections;
+    return this.tcpConnections >= max ? `max-connections ${max}` : undefined;
   }
 
   /** The limit that refuses this request, or undefined. */

@@ -16,6 +16,13 @@ const EWMA_DECAY_NS = 10e9;
 const DEFAULT_RTT_NS = 1e6;
 const FAILURE_PENALTY_NS = 1e9;
 
+/** Code of the error a connect that outlived timeouts.connectMs fails with (undici's own code for HTTP/1 pools). */
+export const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'MESH_CONNECT_TIMEOUT']);
+
+export function connectTimeoutError(hostPort: string, ms: number): Error {
+  return Object.assign(new Error(`connect to ${hostPort} timed out after ${ms} ms`), { code: 'MESH_CONNECT_TIMEOUT' });
+}
+
 export class UpstreamEndpoint {
   readonly key: string;
   readonly protocol: UpstreamProtocol;
@@ -33,7 +40,7 @@ export class UpstreamEndpoint {
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
   closed = false;
-  /** Connect timeout of new HTTP/1 pools (cluster timeouts.connectMs; set before first use). */
+  /** Connect timeout of new pools, h2 sessions and TCP connects (cluster timeouts.connectMs; set before first use). */
   connectTimeoutMs = 10_000;
 
   /** Set for a peer sidecar reached over mTLS (h2 over TLS for HTTP, TLS-wrapped TCP). */
@@ -84,6 +91,11 @@ export class UpstreamEndpoint {
       ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, createConnection: () => tls.connect(['h2']) })
       : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000 });
     session.on('error', () => {});
+    // Connect timeout (cluster timeouts.connectMs): TCP connect, and the TLS handshake for a peer sidecar.
+    const timer = setTimeout(() => session.destroy(connectTimeoutError(this.hostPort, this.connectTimeoutMs)), this.connectTimeoutMs);
+    timer.unref();
+    session.once('connect', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
     session.on('goaway', () => {
       if (this.session === session) this.session = undefined;
     });

@@ -12,7 +12,7 @@ import { resilienceStats } from '../telemetry/resilience-stats.ts';
 
 type Policy = z.infer<typeof RateLimitPolicy>;
 
-interface Limiter {
+export interface Limiter {
   scope: 'listener' | 'route';
   name: string;
   policy: Policy;
@@ -26,6 +26,18 @@ function limiter(scope: Limiter['scope'], name: string, policy: Policy): Limiter
 // The listener's bucket is shared by all its routes: one per compiled listener.
 const listenerLimiters = new WeakMap<CompiledListener, Limiter>();
 
+/** The listener's limiter, shared by its HTTP routes and its opaque TCP connections (one token per connection). */
+export function listenerLimiter(listener: CompiledListener): Limiter | undefined {
+  const lp = listener.spec.rateLimit;
+  if (lp === undefined) return undefined;
+  let l = listenerLimiters.get(listener);
+  if (l === undefined) {
+    l = limiter('listener', listener.name, lp);
+    listenerLimiters.set(listener, l);
+  }
+  return l;
+}
+
 function keyOf(ex: Exchange, key: Policy['key']): string {
   if (key === 'none') return '';
   if (key === 'source') return ex.peer?.spiffeId ?? ex.req.socket?.remoteAddress ?? '';
@@ -35,15 +47,8 @@ function keyOf(ex: Exchange, key: Policy['key']): string {
 
 export const rateLimitFilter: Filter = (next, ctx) => {
   const limiters: Limiter[] = [];
-  const lp = ctx.listener.spec.rateLimit;
-  if (lp !== undefined) {
-    let l = listenerLimiters.get(ctx.listener);
-    if (l === undefined) {
-      l = limiter('listener', ctx.listener.name, lp);
-      listenerLimiters.set(ctx.listener, l);
-    }
-    limiters.push(l);
-  }
+  const ll = listenerLimiter(ctx.listener);
+  if (ll !== undefined) limiters.push(ll);
   const rp = ctx.route.spec.rateLimit;
   if (rp !== undefined) limiters.push(limiter('route', ctx.route.name, rp));
   if (limiters.length === 0) return next;

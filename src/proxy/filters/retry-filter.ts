@@ -9,7 +9,7 @@ import type { AttemptObserver } from '../http/attempt-observer.ts';
 import { sendProxyError, type ProxyErrorReason } from '../http/send-proxy-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
 import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
-import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
+import { CONNECT_TIMEOUT_CODES, type UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
 import { breakerOf, CircuitBreaker } from '../clusters/circuit-breaker.ts';
 import { recordOutcome } from '../clusters/outlier-detector.ts';
 import { RetryBudget } from '../clusters/retry-budget.ts';
@@ -196,7 +196,7 @@ class Attempts implements AttemptObserver {
       return true;
     }
     this.answer();
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    if (CONNECT_TIMEOUT_CODES.has(code)) {
       this.countTimeout('connect');
       sendProxyError(ex, 'timeout', `connect ${ex.cluster?.name ?? ''} ${ex.endpoint?.hostPort ?? ''} ${code}`);
       return true;

@@ -6,9 +6,21 @@ import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
 import { inboundPeerOf } from '../listeners/tls-inbound.ts';
 import { applyTcpFault } from './tcp-fault.ts';
 import { pickEndpoint } from '../clusters/pick-endpoint.ts';
+import { breakerOf } from '../clusters/circuit-breaker.ts';
+import { listenerLimiter } from '../filters/rate-limit-filter.ts';
+import { resilienceStats } from '../telemetry/resilience-stats.ts';
 
 /** `source`: the verified peer service on an mTLS listener (else the listener's). */
 export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemetry: ProxyTelemetry, protocol = 'tcp', source?: string, faulted = false): void {
+  // Listener rate limit: one token per new connection; over the limit the connection is closed at once.
+  const refusedBy = faulted ? undefined : rateLimited(socket, listener, source);
+  if (refusedBy !== undefined) {
+    resilienceStats(telemetry).rate_limited_total.with(listener.direction, listener.name, '', 'listener').value++;
+    socket.destroy();
+    const destination = listener.tcp?.service ?? listener.localService;
+    telemetry.recordTcp({ listener, source: source ?? listener.sourceService, destination, startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, error: `rate-limited ${refusedBy}`, protocol });
+    return;
+  }
   // Fault injection (delay, reset) on the listener: it may take the connection over or resume it later.
   if (!faulted && listener.spec.fault !== undefined && applyTcpFault(socket, listener, telemetry, () => proxyTcp(socket, listener, telemetry, protocol, source, true))) return;
   const startMs = Date.now();
@@ -48,6 +60,17 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     finish();
     return;
   }
+  // Circuit breaking: maxConnections caps the cluster's open upstream connections; over it, close at once.
+  const breaker = breakerOf(cluster);
+  const limit = breaker.tcpRefusal(cluster);
+  if (limit !== undefined) {
+    resilienceStats(telemetry).circuit_open_total.with(cluster.name, limit.split(' ')[0]!).value++;
+    error = `circuit-open ${cluster.name} ${limit}`;
+    socket.destroy();
+    finish();
+    return;
+  }
+  breaker.tcpConnections++;
   ep.inflight++;
   ep.requests++;
   let up: net.Socket;
@@ -56,6 +79,7 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     up = ep.tls ? ep.tls.connect([]) : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
   } catch (err) {
     ep.inflight--;
+    breaker.tcpConnections--;
     error = `upstream-connect-failure ${cluster.name} ${ep.hostPort} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     socket.destroy();
     finish();
@@ -63,12 +87,23 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   }
   upstream = up;
   let connected = false;
+  // Connect timeout (cluster timeouts.connectMs): TCP connect, and the TLS handshake to a peer sidecar.
+  const connectTimer = setTimeout(() => {
+    if (connected) return;
+    error = `timeout connect ${cluster.name} ${ep.hostPort}`;
+    resilienceStats(telemetry).timeouts_total.with(listener.direction, listener.name, '', 'connect').value++;
+    ep.observeFailure(process.hrtime.bigint());
+    up.destroy();
+    socket.destroy();
+  }, ep.connectTimeoutMs);
   up.once(ep.tls ? 'secureConnect' : 'connect', () => {
     connected = true;
+    clearTimeout(connectTimer);
     socket.pipe(up);
     up.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
+    if (error?.startsWith('timeout connect')) return;
     if (!connected) {
       error = `upstream-connect-failure ${cluster.name} ${ep.hostPort} ${err.code ?? err.message}`;
       ep.observeFailure(process.hrtime.bigint());
@@ -82,7 +117,9 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   let closed = 0;
   const onClose = (): void => {
     if (++closed === 2) {
+      clearTimeout(connectTimer);
       ep.inflight--;
+      breaker.tcpConnections--;
       finish();
     }
   };
@@ -95,4 +132,13 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     if (!connected) socket.destroy();
     onClose();
   });
+}
+
+/** The limit that refuses this new connection (`listener <name> <rate>/s`), or undefined; key `source` is the peer or address. */
+function rateLimited(socket: net.Socket, listener: CompiledListener, source: string | undefined): string | undefined {
+  const lim = listenerLimiter(listener);
+  if (lim === undefined) return undefined;
+  const key = lim.policy.key === 'source' ? (inboundPeerOf(socket)?.spiffeId ?? source ?? socket.remoteAddress ?? '') : '';
+  if (lim.buckets.take(key, Date.now()) === 0) return undefined;
+  return `listener ${listener.name} ${lim.policy.requestsPerSecond}/s`;
 }
