@@ -14,6 +14,8 @@ export interface RunControllerOptions {
   project: string;
   discovery: string;
   listen: string;
+  pushListen?: string;
+  pushDns?: string;
   stateDir: string;
   config?: string;
   file?: string;
@@ -23,6 +25,8 @@ export interface RunControllerOptions {
 export async function runController(opts: RunControllerOptions): Promise<void> {
   const m = /^(.+):(\d+)$/.exec(opts.listen);
   if (!m) throw new MeshError('MESH_ERR_USAGE', `--listen ${opts.listen}: expected host:port, e.g. 127.0.0.1:15010`);
+  const pm = opts.pushListen === undefined ? undefined : /^(.+):(\d+)$/.exec(opts.pushListen);
+  if (pm === null) throw new MeshError('MESH_ERR_USAGE', `--push-listen ${opts.pushListen}: expected host:port, e.g. 0.0.0.0:15011`);
   const loadOpts = { configPath: opts.config, composePath: opts.file };
   const config = await loadMeshConfigOrThrow(loadOpts);
   const stateDir = resolve(opts.stateDir);
@@ -35,8 +39,9 @@ export async function runController(opts: RunControllerOptions): Promise<void> {
     stateDir,
     listen: { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) },
     token,
+    ...(pm ? { pushListen: { host: pm[1]!.replace(/^\[|\]$/g, ''), port: Number(pm[2]) }, pushDnsNames: opts.pushDns ? [opts.pushDns] : [] } : {}),
   });
-  log({ msg: 'controller listening', url: ctl.url, project: opts.project, discovery: opts.discovery, stateDir });
+  log({ msg: 'controller listening', url: ctl.url, ...(ctl.pushUrl ? { pushUrl: ctl.pushUrl } : {}), project: opts.project, discovery: opts.discovery, stateDir });
 
   process.on('SIGHUP', () => {
     void loadMeshConfig(loadOpts).then((r) => {

@@ -5,6 +5,7 @@
 // snapshot (static stability) and resubscribes with jittered backoff.
 import http from 'node:http';
 import https from 'node:https';
+import type { PeerCertificate } from 'node:tls';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { PushMessage, type AckMessage } from '../shared/api.ts';
 
@@ -18,12 +19,26 @@ export interface ConfigClientOptions {
   handle: Pick<ProxyHandle, 'apply' | 'current'> & Partial<Pick<ProxyHandle, 'adminAddress'>>;
   /** Admin address to report for the metrics scrape; default: handle.adminAddress(). */
   admin?: string;
-  /** TLS material for an https controller URL (client certificate later). */
-  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
+  /**
+   * TLS material for an https controller URL. A function is called for every
+   * request; the agent keys connections by the certificate, so after a
+   * rotation the next request opens a connection with the new one.
+   */
+  tls?: ControllerTls | (() => ControllerTls);
   backoff?: { baseMs?: number; maxMs?: number };
   /** No byte (the controller pings every 10 s) for this long: the stream is dead. */
   idleTimeoutMs?: number;
   log?: (fields: Record<string, unknown>) => void;
+}
+
+export interface ControllerTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  minVersion?: 'TLSv1.3';
+  /** Checks the controller's certificate (its SPIFFE id) instead of the host name. */
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
 }
 
 export interface ConfigClient {
@@ -37,7 +52,7 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
   const idleMs = opts.idleTimeoutMs ?? 35_000;
   const log = opts.log ?? (() => {});
   const lib = opts.url.startsWith('https:') ? https : http;
-  const tlsOpts = opts.url.startsWith('https:') ? (opts.tls ?? {}) : {};
+  const tlsOpts = (): ControllerTls => (!opts.url.startsWith('https:') ? {} : typeof opts.tls === 'function' ? opts.tls() : (opts.tls ?? {}));
   let closed = false;
   let connected = false;
   let attempts = 0;
@@ -64,7 +79,17 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
     if (cur) q.set('version', String(cur.version));
     const admin = adminAddr();
     if (admin) q.set('admin', admin);
-    const r = lib.request(`${opts.url}/v1/push/subscribe?${q}`, { method: 'GET', headers: { authorization: `Bearer ${opts.token}` }, ...tlsOpts });
+    let tls: ControllerTls;
+    try {
+      tls = tlsOpts();
+    } catch (err) {
+      // No usable TLS material (e.g. the identity has none): retry like a failed connection.
+      lastError = (err as Error).message;
+      failures++;
+      retryTimer = setTimeout(subscribe, Math.random() * Math.min(max, base * 2 ** Math.min(failures, 16)));
+      return;
+    }
+    const r = lib.request(`${opts.url}/v1/push/subscribe?${q}`, { method: 'GET', headers: { authorization: `Bearer ${opts.token}` }, ...tls });
     req = r;
     let finished = false;
     const fail = (why: string) => {
@@ -148,7 +173,7 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
     return new Promise((resolve, reject) => {
       const r = lib.request(
         `${opts.url}/v1/push/ack`,
-        { method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...tlsOpts },
+        { method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...tlsOpts() },
         (res) => {
           res.resume();
           res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`ack answered ${res.statusCode}`))));

@@ -1,11 +1,15 @@
 // `meshctl proxy` in a sidecar container: no snapshot file; subscribe to the
 // controller (MESH_CONTROLLER_URL / --controller) and apply what it pushes.
+// The certificate comes from the bootstrap listener (token); with
+// MESH_CONTROLLER_PUSH_URL the push channel then runs over mTLS with that
+// certificate, and the controller must prove spiffe://<td>/compose/<project>/controller.
 // The admin server listens on all interfaces so the compose healthcheck
 // (/ready: only once the first snapshot applied) and the controller's metrics
 // scrape both reach it.
 import { hostname } from 'node:os';
 import { MeshError } from '../shared/errors.ts';
 import { startConfigClient } from './config-client.ts';
+import { controllerPushTls } from './identity/controller-push-tls.ts';
 import { startProxy } from './proxy.ts';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { accessLogStream } from './telemetry/access-log-stream.ts';
@@ -14,6 +18,8 @@ import { identityFromController } from './identity/controller-signer.ts';
 export interface ControlledProxyOptions {
   controller: string;
   token?: string;
+  /** https URL of the controller's mTLS push listener (default $MESH_CONTROLLER_PUSH_URL); else push runs over `controller`. */
+  pushUrl?: string;
   service?: string;
   /** host:port; the CLI default (127.0.0.1:15000) is widened to 0.0.0.0 here. */
   admin?: { host: string; port: number };
@@ -35,8 +41,13 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
   // and Docker's DNS resolves it on the mesh network (for the metrics scrape).
   const proxyId = hostname();
   const log = (fields: Record<string, unknown>) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'proxy', service, ...fields }) + '\n');
-  const client = startConfigClient({ url: opts.controller.replace(/\/+$/, ''), token, service, proxyId, handle: proxy, admin: `${proxyId}:${admin.port}`, log });
-  log({ msg: 'subscribing to the controller', controller: opts.controller, proxyId });
+  const pushUrl = (opts.pushUrl ?? process.env.MESH_CONTROLLER_PUSH_URL)?.replace(/\/+$/, '');
+  const client = startConfigClient({
+    url: pushUrl ?? opts.controller.replace(/\/+$/, ''),
+    token, service, proxyId, handle: proxy, admin: `${proxyId}:${admin.port}`, log,
+    ...(pushUrl ? { tls: controllerPushTls(identity) } : {}),
+  });
+  log({ msg: 'subscribing to the controller', controller: pushUrl ?? opts.controller, mtls: !!pushUrl, proxyId });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(1);
@@ -49,3 +60,4 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
   process.on('SIGINT', () => stop('SIGINT'));
   return proxy;
 }
+

@@ -17,6 +17,11 @@ export function spiffeId(trustDomain: string, project: string, service: string):
   return `spiffe://${trustDomain}/compose/${project}/svc/${service}`;
 }
 
+/** The controller's own identity, on its mTLS push listener (not a service: no `svc/`). */
+export function controllerSpiffeId(trustDomain: string, project: string): string {
+  return `spiffe://${trustDomain}/compose/${project}/controller`;
+}
+
 /** Inverse of spiffeId(); undefined for anything that is not a mesh identity. */
 export function parseSpiffeId(uri: string): { trustDomain: string; project: string; service: string } | undefined {
   const m = /^spiffe:\/\/([^/]+)\/compose\/([^/]+)\/svc\/([^/]+)$/.exec(uri);

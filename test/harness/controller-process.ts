@@ -9,12 +9,12 @@ const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 type T = { after(fn: () => Promise<void> | void): void };
 
-/** Resolves with the controller's URL once it logs that it listens. */
-export function controllerProcess(t: T, dir: string, port: number): Promise<{ url: string; child: ChildProcess }> {
+/** Resolves with the controller's URL (and mTLS push URL, with --push-listen in extraArgs) once it logs that it listens. */
+export function controllerProcess(t: T, dir: string, port: number, extraArgs: string[] = []): Promise<{ url: string; pushUrl?: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
     [main, 'controller', '--project', 'it', '--discovery', `static:${join(dir, 'workloads.json')}`, '--listen', `127.0.0.1:${port}`,
-      '--state-dir', join(dir, 'state'), '--config', join(dir, 'mesh.config.json'), '--token', TOKEN],
+      '--state-dir', join(dir, 'state'), '--config', join(dir, 'mesh.config.json'), '--token', TOKEN, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.after(() => {
@@ -27,7 +27,8 @@ export function controllerProcess(t: T, dir: string, port: number): Promise<{ ur
     child.stdout!.on('data', (c) => {
       out += c;
       const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
+      const push = /"pushUrl":"([^"]+)"/.exec(out);
+      if (m) resolve({ url: m[1]!, ...(push ? { pushUrl: push[1]! } : {}), child });
     });
     child.on('exit', (code) => reject(new Error(`controller exited ${code}: ${err}`)));
   });

@@ -1,13 +1,16 @@
 // The controller as a service of the user's project: the mesh image running
 // `controller`, reading Docker through the socket, its state in .mesh/, its
 // API published on 127.0.0.1 only (the CLI's way in), on the mesh network
-// where the sidecars subscribe.
+// where the sidecars get their certificate (token, port 15010) and then
+// subscribe over mTLS (port 15011, never published).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export const CONTROLLER_SERVICE = 'mesh-controller';
 export const CONTROLLER_PORT = 15010;
+/** The mTLS push listener: mesh network only, client certificates from the mesh CA. */
+export const CONTROLLER_PUSH_PORT = 15011;
 
 export interface ControllerServiceOptions {
   project: string;
@@ -28,7 +31,8 @@ export function dockerSocket(): string {
 }
 
 export function controllerService(o: ControllerServiceOptions): Record<string, unknown> {
-  const command = ['controller', '--project', o.project, '--discovery', 'docker', '--listen', `0.0.0.0:${CONTROLLER_PORT}`, '--state-dir', '/state'];
+  const command = ['controller', '--project', o.project, '--discovery', 'docker', '--listen', `0.0.0.0:${CONTROLLER_PORT}`,
+    '--push-listen', `0.0.0.0:${CONTROLLER_PUSH_PORT}`, '--push-dns', CONTROLLER_SERVICE, '--state-dir', '/state'];
   const volumes = [`${dockerSocket()}:/var/run/docker.sock`, `${o.stateDir}:/state`];
   if (o.configFile) {
     const target = `/config/${basename(o.configFile)}`;

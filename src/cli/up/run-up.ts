@@ -14,7 +14,7 @@ import { ensureImage, imageLabels } from '../image/ensure-image.ts';
 import { defaultImageTag } from '../image/mesh-version.ts';
 import { ControllerClient } from '../controller-client.ts';
 import { ServiceTokens } from '../../controller/certs/service-tokens.ts';
-import { CONTROLLER_SERVICE, controllerService } from './controller-service.ts';
+import { CONTROLLER_PORT, CONTROLLER_PUSH_PORT, CONTROLLER_SERVICE, controllerService } from './controller-service.ts';
 import { engineVersion, projectContainers, publishedPorts } from './docker-facts.ts';
 import { freePort, portBusy, publishedHostPorts } from './host-ports.ts';
 import { bootstrapToken, readUpState, stateDirOf, writeUpState } from './mesh-state.ts';
@@ -92,7 +92,13 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
     image,
     exclude: opts.exclude,
     // MESH_TOKEN: the service's own sign token (HMAC keyed in .mesh/ca), so a sidecar can get its own identity only.
-    sidecarEnv: (service) => ({ MESH_CONTROLLER_URL: `http://${CONTROLLER_SERVICE}:15010`, MESH_BOOTSTRAP_TOKEN: token, MESH_TOKEN: signTokens.tokenFor(service) }),
+    // MESH_CONTROLLER_URL: the bootstrap listener (sign with the token); MESH_CONTROLLER_PUSH_URL: push over mTLS with that certificate.
+    sidecarEnv: (service) => ({
+      MESH_CONTROLLER_URL: `http://${CONTROLLER_SERVICE}:${CONTROLLER_PORT}`,
+      MESH_CONTROLLER_PUSH_URL: `https://${CONTROLLER_SERVICE}:${CONTROLLER_PUSH_PORT}`,
+      MESH_BOOTSTRAP_TOKEN: token,
+      MESH_TOKEN: signTokens.tokenFor(service),
+    }),
     extraServices: {
       [CONTROLLER_SERVICE]: controllerService({ project, image, token, hostPort: controllerPort, stateDir, configFile, meshNetwork: 'mesh' }),
     },

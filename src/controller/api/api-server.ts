@@ -1,8 +1,8 @@
 // The controller's HTTP surface: the push channel for proxies and the API the
 // CLI uses. Bodies and responses are checked with the schemas in shared/api.ts;
 // a malformed body gets 400 with the reason. Everything but /v1/health needs
-// the bearer token. Plain HTTP, or HTTPS when given key and certificate (the
-// identity work adds client certificates for proxies on top of the same handler).
+// the bearer token. Plain HTTP, or HTTPS when given key and certificate. The
+// mTLS listener for sidecars (push-server.ts) serves only the push routes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
@@ -130,19 +130,19 @@ function reply<T extends z.ZodType>(res: ServerResponse, schema: T, body: z.inpu
   return send(res, 200, r.data);
 }
 
-function bad(res: ServerResponse, error: z.ZodError) {
+export function bad(res: ServerResponse, error: z.ZodError) {
   const reason = error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
   return send(res, 400, { error: reason, code: 'bad_request' });
 }
 
-function send(res: ServerResponse, status: number, body?: unknown) {
+export function send(res: ServerResponse, status: number, body?: unknown) {
   if (res.headersSent) return void res.end();
   if (body === undefined) return void res.writeHead(status).end();
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
-async function readJson<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | undefined> {
+export async function readJson<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {

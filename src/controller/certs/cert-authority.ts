@@ -3,7 +3,7 @@
 // in which the trust bundle holds the old and the new root. See README.md.
 import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { MeshError } from '../../shared/errors.ts';
-import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../shared/names.ts';
+import { DEFAULT_TRUST_DOMAIN, controllerSpiffeId, spiffeId } from '../../shared/names.ts';
 import type { SignResponse } from '../../shared/identity.ts';
 import { x509, EC_P256 } from './x509.ts';
 import { CaStore, splitPem } from './ca-store.ts';
@@ -144,6 +144,23 @@ export class CertAuthority {
       notAfter: leaf.notAfter.toISOString(),
       serial,
     };
+  }
+
+  /**
+   * The controller's own server certificate for the mTLS push listener: a
+   * fresh key made here (it never leaves this process) and a leaf for
+   * `spiffe://<td>/compose/<project>/controller` with the given DNS names.
+   */
+  async issueControllerCert(dnsNames: string[]): Promise<{ keyPem: string; certPem: string; notBefore: Date; notAfter: Date }> {
+    const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: ['controller'] }], keys, signingAlgorithm: EC_P256 });
+    const now = this.now();
+    const notBefore = new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000);
+    const notAfter = new Date(Math.min(Math.ceil((now + this.leafTtlMs) / 1000) * 1000, this.active.cert.notAfter.getTime()));
+    const [first, ...rest] = dnsNames.length ? dnsNames : ['localhost'];
+    const leaf = await signLeaf(this.active, { csrPem: csr.toString('pem'), spiffeId: controllerSpiffeId(this.trustDomain, this.project), dnsName: first!, extraDnsNames: rest, notBefore, notAfter });
+    const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+    return { keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), certPem: leaf.toString('pem') + '\n', notBefore: leaf.notBefore, notAfter: leaf.notAfter };
   }
 
   /**

@@ -14,6 +14,8 @@ export interface LeafRequest {
   csrPem: string;
   spiffeId: string;
   dnsName: string;
+  /** More DNS SANs after dnsName (the controller's server certificate adds `localhost`). */
+  extraDnsNames?: string[];
   notBefore: Date;
   notAfter: Date;
 }
@@ -62,6 +64,7 @@ export async function signLeaf(issuer: Issuer, req: LeafRequest): Promise<x509.X
         [
           { type: 'url', value: req.spiffeId },
           { type: 'dns', value: req.dnsName },
+          ...(req.extraDnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
         ],
         false,
       ),

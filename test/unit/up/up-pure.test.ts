@@ -54,8 +54,10 @@ test('the controller service: API on 127.0.0.1 only, Docker socket and state mou
   writeFileSync(configFile, 'export default {};\n');
   const make = () => controllerService({ project: 'shop', image: 'mesh:1', token: 'tok', hostPort: 41000, stateDir: '/p/.mesh', configFile, meshNetwork: 'mesh' }) as Record<string, any>;
   const svc = make();
+  // Only the API is published; the mTLS push listener (15011) is on the mesh network alone.
   assert.deepEqual(svc.ports, ['127.0.0.1:41000:15010']);
-  assert.deepEqual(svc.command, ['controller', '--project', 'shop', '--discovery', 'docker', '--listen', '0.0.0.0:15010', '--state-dir', '/state', '--config', '/config/mesh.config.ts']);
+  assert.deepEqual(svc.command, ['controller', '--project', 'shop', '--discovery', 'docker', '--listen', '0.0.0.0:15010',
+    '--push-listen', '0.0.0.0:15011', '--push-dns', 'mesh-controller', '--state-dir', '/state', '--config', '/config/mesh.config.ts']);
   assert.ok(svc.volumes.includes('/p/.mesh:/state'));
   assert.ok(svc.volumes.includes(`${configFile}:/config/mesh.config.ts:ro`));
   // A config change changes the definition, so compose recreates the controller, which reloads it.
