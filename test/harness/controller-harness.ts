@@ -3,6 +3,7 @@
 // is not what a test is about.
 import { mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { startController, type ControllerHandle } from '../../src/controller/start-controller.ts';
 import { StaticDiscovery } from '../../src/controller/discovery/static-discovery.ts';
@@ -102,4 +103,22 @@ export function loopbackWorkloads(ports: { product: number; web: number }, extra
     { id: 'product-mesh', service: 'product', role: 'proxy', addresses: { mesh: '127.0.20.2', 'product-net': '127.0.20.3' } },
     ...extra,
   ];
+}
+
+/**
+ * web's app calling http://product:PORT in the loopbackWorkloads() layout: its
+ * DNS answer is web's sidecar on web-net (fetch cannot set Host). Resolves
+ * with the body of a 200, rejects with the status and body otherwise.
+ */
+export function callProduct(port: number, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.10.3', port, path: '/', headers: { host: `product:${port}`, ...headers }, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode}: ${body}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -4,7 +4,7 @@
 // to product's app replicas.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '../../harness/eventually.ts';
@@ -13,7 +13,7 @@ import { freePort } from '../../../src/cli/up/host-ports.ts';
 import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
 import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
-import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
+import { api, callProduct, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 
 type T = Parameters<typeof tempDir>[0] & { after(fn: () => Promise<void> | void): void };
 
@@ -22,22 +22,6 @@ async function app(t: T, host: string, port: number, body: string): Promise<Serv
   await new Promise<void>((r) => s.listen(port, host, r));
   t.after(() => new Promise<void>((r) => s.close(() => r())));
   return s;
-}
-
-
-
-/** web's app calling http://product:PORT: DNS gives web's sidecar on web-net (fetch cannot set Host). */
-function call(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.10.3', port, path: '/', headers: { host: `product:${port}` }, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode}: ${body}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 test('config changes reach every proxy and are ACKed; a bad override is NACKed; a killed controller does not stop traffic', async (t) => {
@@ -68,14 +52,14 @@ test('config changes reach every proxy and are ACKed; a bad override is NACKed; 
   };
 
   await eventually(() => inSync(ctl.url));
-  assert.equal(await eventually(() => call(port)), 'v1');
+  assert.equal(await eventually(() => callProduct(port)), 'v1');
 
   // A new replica (v2) and a canary override: both proxies converge, traffic follows.
   writeWorkloads(file, loopbackWorkloads({ product: port, web: port }, [{ id: 'product-app-2', service: 'product', version: 'v2', addresses: { 'product-net': '127.0.20.4' } }]).filter((w) => w.id !== 'web-app'));
   assert.equal((await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v2: 100 } })).status, 200);
   await eventually(async () => {
     await inSync(ctl.url);
-    assert.equal(await call(port), 'v2');
+    assert.equal(await callProduct(port), 'v2');
   });
 
   // A bad override: the real proxy cannot compile the regex, says why, and keeps serving.
@@ -88,14 +72,14 @@ test('config changes reach every proxy and are ACKed; a bad override is NACKed; 
   });
   assert.ok(nack.error.length > 0);
   assert.equal(proxies[1]!.handle.current()!.hash, held);
-  assert.equal(await call(port), 'v2');
+  assert.equal(await callProduct(port), 'v2');
   await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v2: 100 } });
   await eventually(() => inSync(ctl.url));
 
   // Controller killed: the data plane keeps routing with its last good snapshot.
   ctl.child.kill('SIGKILL');
   await eventually(() => assert.ok(proxies.every((p) => !p.client.state().connected)));
-  for (let i = 0; i < 5; i++) assert.equal(await call(port), 'v2');
+  for (let i = 0; i < 5; i++) assert.equal(await callProduct(port), 'v2');
 
   // Controller back (same state dir): proxies resubscribe, a new change reaches them.
   ctl = await controllerProcess(t, dir, ctlPort);
@@ -104,7 +88,7 @@ test('config changes reach every proxy and are ACKed; a bad override is NACKed; 
   await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v1: 100 } });
   await eventually(async () => {
     await inSync(ctl.url);
-    assert.equal(await call(port), 'v1');
+    assert.equal(await callProduct(port), 'v1');
   });
 
   // A bad mesh config on reload (SIGHUP) is reported with its path and changes nothing.
@@ -124,5 +108,5 @@ test('config changes reach every proxy and are ACKed; a bad override is NACKed; 
     assert.equal(route.retries?.attempts, 3);
     await inSync(ctl.url);
   });
-  assert.equal(await call(port), 'v1');
+  assert.equal(await callProduct(port), 'v1');
 });

@@ -16,25 +16,10 @@ import { startProxy } from '../../../src/proxy/proxy.ts';
 import { startConfigClient } from '../../../src/proxy/config-client.ts';
 import { identityFromController } from '../../../src/proxy/identity/controller-signer.ts';
 import { createKeyAndCsr } from '../../../src/proxy/identity/create-key-and-csr.ts';
-import { api, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
+import { api, callProduct, loopbackWorkloads, tempDir, TOKEN, writeWorkloads } from '../../harness/controller-harness.ts';
 import { metricValue } from './mtls-harness.ts';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
-
-
-
-function call(port: number, headers: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.10.3', port, path: '/', headers: { host: `product:${port}`, ...headers }, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode}: ${body}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('proxies obtain certificates from the controller process and talk mTLS; meshctl certs lists them', async (t) => {
   const dir = tempDir(t);
@@ -75,7 +60,7 @@ test('proxies obtain certificates from the controller process and talk mTLS; mes
   const webSnap = (await api(ctl.url, 'GET', '/v1/snapshots/web-mesh')).body;
   assert.deepEqual(webSnap.clusters.find((c: any) => c.name === `out:product:${port}`).tls, { enabled: true, spiffeId: 'spiffe://mesh.local/compose/it/svc/product' });
 
-  assert.equal(await eventually(() => call(port, { 'x-mesh-peer-identity': 'spiffe://forged' })), 'product');
+  assert.equal(await eventually(() => callProduct(port, { 'x-mesh-peer-identity': 'spiffe://forged' })), 'product');
   assert.equal(seen.at(-1), 'spiffe://mesh.local/compose/it/svc/web');
   const m = await (await fetch(`http://127.0.0.1:${proxies[1]!.handle.adminAddress()!.port}/metrics`)).text();
   assert.ok(metricValue(m, 'mesh_tls_inbound_connections_total', { outcome: 'mtls' }) >= 1);
