@@ -92,11 +92,6 @@ export class ControllerCore {
     this.rebuild();
   }
 
-  setCerts(certs: BuildInput['certs']): void {
-    this.#certs = certs;
-    this.rebuild();
-  }
-
   /** Throws a MeshError (the API answers 400) for a service nobody knows. */
   putOverride(body: OverridePut) {
     const known = new Set([...Object.keys(this.#config.services), ...this.#registry.map((w) => w.service)]);
@@ -116,10 +111,6 @@ export class ControllerCore {
 
   snapshotFor(proxyId: string): Snapshot | undefined {
     return this.#snapshots.get(proxyId);
-  }
-
-  registry(): Workload[] {
-    return [...this.#registry];
   }
 
   services() {

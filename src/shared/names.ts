@@ -1,6 +1,5 @@
 // Names shared by every part: labels, identities, generated paths.
 
-export const LABEL_PREFIX = 'mesh';
 export const Labels = {
   service: 'mesh.service',
   version: 'mesh.version',

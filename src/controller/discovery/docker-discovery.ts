@@ -218,11 +218,6 @@ export class DockerDiscovery implements DiscoverySource {
     };
   }
 
-  /** The current list (for tests and the API). */
-  workloads(): Workload[] {
-    return [...this.#workloads.values()];
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);

@@ -63,7 +63,7 @@ export class PushHub {
     });
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     this.#write(sub, { type: 'ping', at: this.#now() });
-    const d = this.#desiredFor(key);
+    const d = this.#desired.get(key);
     if (query.hash && d?.hash === query.hash) {
       // Already holds what we want (e.g. after a controller restart): that is an ACK,
       // and its version number is the one that counts.
@@ -113,12 +113,9 @@ export class PushHub {
     }
   }
 
-  #desiredFor(proxyId: string): Desired | undefined {
-    return this.#desired.get(proxyId);
-  }
 
   #maybeSend(key: string, sub: Subscriber): void {
-    const d = this.#desiredFor(key);
+    const d = this.#desired.get(key);
     if (!d || d.service !== sub.query.service || sub.sentHash === d.hash) return;
     sub.sentHash = d.hash;
     this.#write(sub, { type: 'snapshot', snapshot: d.snapshot as unknown as Record<string, unknown> });
@@ -137,7 +134,7 @@ export class PushHub {
     const now = this.#now();
     const ids = new Set([...this.#desired.keys(), ...this.#subs.keys(), ...this.#acks.keys()]);
     return [...ids].sort().map((proxyId) => {
-      const d = this.#desiredFor(proxyId);
+      const d = this.#desired.get(proxyId);
       const ack = this.#acks.get(proxyId);
       const sync = this.#lastSync.get(proxyId);
       const connected = this.#subs.has(proxyId);
