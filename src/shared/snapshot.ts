@@ -214,7 +214,7 @@ export type ParseResult = { ok: true; snapshot: Snapshot } | { ok: false; error:
 export function parseSnapshot(input: unknown): ParseResult {
   const r = Snapshot.safeParse(input);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    const issues = issueLines(r.error);
     return { ok: false, error: `invalid snapshot: ${issues.join('; ')}`, issues };
   }
   const snapshot = r.data;
@@ -227,4 +227,14 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path
     .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
     .join('');
+}
+
+/** One line per zod issue, "path: message"; `root` names an issue about the whole value. */
+export function issueLines(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }, root = '(root)'): string[] {
+  return error.issues.map((i) => `${i.path.length ? formatPath(i.path) : root}: ${i.message}`);
+}
+
+/** The issues of a failed parse as one line, for an error message. */
+export function formatIssues(error: Parameters<typeof issueLines>[0], root?: string): string {
+  return issueLines(error, root).join('; ');
 }

@@ -21,6 +21,7 @@ import type { ControllerCore } from '../controller-core.ts';
 import { CanaryList, CanaryStart, CanaryStatus, CanaryWeightPut } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
 import { certsRoutes, type CertsApi } from './certs-routes.ts';
+import { formatIssues } from '../../shared/snapshot.ts';
 
 const MAX_BODY = 1 << 20;
 
@@ -126,12 +127,12 @@ async function canary(core: ControllerCore, req: IncomingMessage, res: ServerRes
 function reply<T extends z.ZodType>(res: ServerResponse, schema: T, body: z.input<T>) {
   // Validate what we send too: a bug shows up here, not as a confusing CLI error.
   const r = schema.safeParse(body);
-  if (!r.success) return send(res, 500, { error: `response failed its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  if (!r.success) return send(res, 500, { error: `response failed its schema: ${formatIssues(r.error)}` });
   return send(res, 200, r.data);
 }
 
 export function bad(res: ServerResponse, error: z.ZodError) {
-  const reason = error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+  const reason = formatIssues(error, '(body)');
   return send(res, 400, { error: reason, code: 'bad_request' });
 }
 

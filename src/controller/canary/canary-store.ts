@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { CanaryFile, type CanaryStatus } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
+import { formatIssues } from '../../shared/snapshot.ts';
 
 export class CanaryStore {
   #file: string;
@@ -17,7 +18,7 @@ export class CanaryStore {
     if (!existsSync(this.#file)) return new Map();
     const r = CanaryFile.safeParse(JSON.parse(readFileSync(this.#file, 'utf8')));
     if (!r.success) {
-      throw new MeshError('MESH_ERR_CONFIG_INVALID', `${this.#file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, `fix or delete ${this.#file}`);
+      throw new MeshError('MESH_ERR_CONFIG_INVALID', `${this.#file}: ${formatIssues(r.error)}`, `fix or delete ${this.#file}`);
     }
     return new Map(Object.entries(r.data.rollouts));
   }

@@ -2,7 +2,7 @@
 // authenticate the service by its token, sign. The HTTP layer maps
 // MESH_ERR_SIGN_UNAUTHORIZED to 403 and the other MeshErrors to 400.
 import { MeshError } from '../../shared/errors.ts';
-import { formatPath } from '../../shared/snapshot.ts';
+import { formatIssues } from '../../shared/snapshot.ts';
 import { SignRequest, type SignResponse } from '../../shared/identity.ts';
 import type { CertAuthority } from './cert-authority.ts';
 import type { ServiceTokens } from './service-tokens.ts';
@@ -10,7 +10,7 @@ import type { ServiceTokens } from './service-tokens.ts';
 export async function handleSignRequest(ca: CertAuthority, tokens: ServiceTokens, body: unknown): Promise<SignResponse> {
   const parsed = SignRequest.safeParse(body);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+    const issues = formatIssues(parsed.error);
     throw new MeshError('MESH_ERR_CSR_INVALID', `invalid sign request: ${issues}`);
   }
   const req = parsed.data;

@@ -4,6 +4,7 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { StaticDiscoveryFile, type Workload } from '../../shared/api.ts';
 import type { DiscoverySource, DiscoveryStatus } from './discovery-source.ts';
+import { formatIssues } from '../../shared/snapshot.ts';
 
 export class StaticDiscovery implements DiscoverySource {
   #file: string;
@@ -26,7 +27,7 @@ export class StaticDiscovery implements DiscoverySource {
   #load(): void {
     try {
       const r = StaticDiscoveryFile.safeParse(JSON.parse(readFileSync(this.#file, 'utf8')));
-      if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      if (!r.success) throw new Error(formatIssues(r.error));
       this.#status = { kind: 'static', stale: false, lastEventAt: Date.now() };
       this.#onChange?.(r.data.workloads);
     } catch (err) {

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import { join } from 'node:path';
 import { Overrides, type OverridePut } from '../../shared/api.ts';
 import { MeshError } from '../../shared/errors.ts';
+import { formatIssues } from '../../shared/snapshot.ts';
 
 export class OverrideStore {
   #file: string;
@@ -18,7 +19,7 @@ export class OverrideStore {
   static #read(file: string): Overrides {
     const r = Overrides.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!r.success) {
-      throw new MeshError('MESH_ERR_CONFIG_INVALID', `${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, `fix or delete ${file}`);
+      throw new MeshError('MESH_ERR_CONFIG_INVALID', `${file}: ${formatIssues(r.error)}`, `fix or delete ${file}`);
     }
     return r.data;
   }
