@@ -40,7 +40,8 @@ interface CompiledRule {
   name: string;
   httpOnly: boolean; // has conditions TCP traffic cannot be checked against
   matchTcp: (req: AuthzRequest) => boolean;
-  matchHttp: (req: AuthzRequest) => boolean;
+  /** `path()` gives the normalized request path, computed at most once per decision. */
+  matchHttp: (req: AuthzRequest, path: () => string) => boolean;
 }
 
 export function compileAuthz(policy: Policy | undefined): AuthzEvaluator {
@@ -52,15 +53,17 @@ export function compileAuthz(policy: Policy | undefined): AuthzEvaluator {
 
   const decide = (req: AuthzRequest): AuthzDecision => {
     const tcp = req.http === undefined;
+    let normalized: string | undefined;
+    const path = () => (normalized ??= normalizePath(req.http!.path));
     for (const r of deny) {
       // For TCP a deny rule's HTTP-only conditions are ignored, so it denies
       // more, never less (fail closed, as Istio does).
-      if (tcp ? r.matchTcp(req) : r.matchHttp(req)) return { allowed: false, rule: r.name, audited: false };
+      if (tcp ? r.matchTcp(req) : r.matchHttp(req, path)) return { allowed: false, rule: r.name, audited: false };
     }
     if (allow.length === 0) return ALLOW;
     for (const r of allow) {
       // An allow rule with HTTP-only conditions never matches TCP traffic.
-      if (tcp ? !r.httpOnly && r.matchTcp(req) : r.matchHttp(req)) return { allowed: true, rule: r.name, audited: false };
+      if (tcp ? !r.httpOnly && r.matchTcp(req) : r.matchHttp(req, path)) return { allowed: true, rule: r.name, audited: false };
     }
     return { allowed: false, rule: DEFAULT_DENY, audited: false };
   };
@@ -73,7 +76,7 @@ export function compileAuthz(policy: Policy | undefined): AuthzEvaluator {
 
 function compileRule(rule: Rule): CompiledRule {
   const identity: Array<(req: AuthzRequest) => boolean> = [];
-  const http: Array<(req: AuthzRequest) => boolean> = [];
+  const http: Array<(req: AuthzRequest, path: () => string) => boolean> = [];
   if (rule.from) {
     const names = new Set(rule.from);
     const any = names.has('*');
@@ -90,8 +93,8 @@ function compileRule(rule: Rule): CompiledRule {
   }
   if (rule.paths) {
     const matchers: PathMatcher[] = rule.paths.map(compilePathPattern);
-    http.push((req) => {
-      const p = normalizePath(req.http!.path);
+    http.push((_req, path) => {
+      const p = path();
       return matchers.some((m) => m(p));
     });
   }
@@ -105,8 +108,13 @@ function compileRule(rule: Rule): CompiledRule {
       }),
     );
   }
-  const all = (fns: Array<(req: AuthzRequest) => boolean>) => (req: AuthzRequest) => fns.every((f) => f(req));
-  return { name: rule.name, httpOnly: http.length > 0, matchTcp: all(identity), matchHttp: all([...identity, ...http]) };
+  const checks = [...identity, ...http];
+  return {
+    name: rule.name,
+    httpOnly: http.length > 0,
+    matchTcp: (req) => identity.every((f) => f(req)),
+    matchHttp: (req, path) => checks.every((f) => f(req, path)),
+  };
 }
 
 /** Header values: "*" present, "pre*" prefix, "*suf" suffix, else exact. */

@@ -39,13 +39,15 @@ export function normalizePath(raw: string): string {
   // %2E / %2F spelled dots and slashes are what upstreams decode into traversal.
   path = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/');
   if (!path.startsWith('/')) path = `/${path}`;
+  const segments = path.split('/');
   const out: string[] = [];
-  for (const seg of path.split('/').slice(1)) {
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
     if (seg === '.') continue;
     if (seg === '..') out.pop();
     else out.push(seg);
   }
-  const last = path.split('/').pop();
+  const last = segments[segments.length - 1];
   const trailing = last === '.' || last === '..' ? '/' : '';
   return `/${out.join('/')}${trailing && out.length ? trailing : ''}`;
 }
