@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { PushMessage, type AckMessage } from '../shared/api.ts';
+import { backoffMs } from './clusters/backoff.ts';
 
 export interface ConfigClientOptions {
   /** Controller base URL, e.g. http://controller:15010 (https once mTLS is on). */
@@ -86,7 +87,7 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
       // No usable TLS material (e.g. the identity has none): retry like a failed connection.
       lastError = (err as Error).message;
       failures++;
-      retryTimer = setTimeout(subscribe, Math.random() * Math.min(max, base * 2 ** Math.min(failures, 16)));
+      retryTimer = setTimeout(subscribe, backoffMs(failures + 1, base, max));
       return;
     }
     const r = lib.request(`${opts.url}/v1/push/subscribe?${q}`, { method: 'GET', headers: { authorization: `Bearer ${opts.token}` }, ...tls });
@@ -102,7 +103,7 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
       if (closed) return;
       failures++;
       // Full jitter: proxies restarted together do not hammer the controller together.
-      const delay = Math.random() * Math.min(max, base * 2 ** Math.min(failures, 16));
+      const delay = backoffMs(failures + 1, base, max);
       log({ msg: 'controller stream lost; keeping the last good snapshot', reason: why, retryInMs: Math.round(delay) });
       retryTimer = setTimeout(subscribe, delay);
     };

@@ -20,8 +20,9 @@ export class HealthCheckManager {
     for (const cluster of runtime.clusters.values()) {
       const spec = cluster.spec.healthCheck;
       if (spec === undefined) continue;
+      const specKey = JSON.stringify(spec);
       for (const ep of cluster.endpoints) {
-        const key = `${cluster.name}|${ep.key}|${JSON.stringify(spec)}`;
+        const key = `${cluster.name}|${ep.key}|${specKey}`;
         let c = this.checkers.get(key);
         if (c === undefined) {
           c = { checker: new HealthChecker(cluster.name, ep, spec, this.telemetry), ep };

@@ -39,7 +39,6 @@ export class UpstreamEndpoint {
   private pool: Pool | undefined;
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
-  closed = false;
   /** Connect timeout of new pools, h2 sessions and TCP connects (cluster timeouts.connectMs; set before first use). */
   connectTimeoutMs = 10_000;
 
@@ -152,7 +151,6 @@ export class UpstreamEndpoint {
 
   /** Close gracefully: in-flight requests finish, idle connections go. */
   async close(): Promise<void> {
-    this.closed = true;
     const p = this.pool;
     this.pool = undefined;
     const s = this.session;
@@ -162,7 +160,6 @@ export class UpstreamEndpoint {
   }
 
   async destroy(): Promise<void> {
-    this.closed = true;
     const p = this.pool;
     this.pool = undefined;
     this.session?.destroy();

@@ -18,8 +18,6 @@ export interface TlsOriginationSpec {
 export interface TlsOrigination {
   /** Starts a handshake; `alpn` ['h2'] for HTTP, [] for opaque TCP. Throws without a usable certificate. */
   connect(alpn: string[]): tls.TLSSocket;
-  /** The SPIFFE id the server must present. */
-  expectedSpiffeId(): string;
 }
 
 export function tlsOrigination(
@@ -36,7 +34,6 @@ export function tlsOrigination(
     return spiffeId(own.trustDomain, own.project, spec.service);
   };
   return {
-    expectedSpiffeId: expected,
     connect(alpn) {
       if (!identity) {
         const err = new Error(`cluster ${spec.cluster} speaks mTLS but this proxy has no identity (start it with a signer or certificate files)`) as Error & { code: string };

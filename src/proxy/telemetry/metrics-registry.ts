@@ -96,10 +96,6 @@ export class MetricsRegistry {
     return out;
   }
 
-  family(name: string): MetricFamily | undefined {
-    return this.families.get(name);
-  }
-
   /** Prometheus text exposition format 0.0.4. */
   render(): string {
     const out: string[] = [];

@@ -87,8 +87,6 @@ export class ProxyTelemetry {
     }
     if (!this.accessLogEnabled) return;
     const req = ex.req;
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
     this.accessLog.write({
       time: new Date(ex.startMs).toISOString(),
       kind: 'http',
@@ -98,7 +96,7 @@ export class ProxyTelemetry {
       destination,
       route,
       method: req.method,
-      path: q === -1 ? url : url.slice(0, q),
+      path: ex.path,
       authority: ex.host,
       protocol: ex.socket ? 'upgrade' : ex.http2 ? 'HTTP/2' : 'HTTP/1.1',
       status: ex.status,
