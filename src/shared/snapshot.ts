@@ -164,7 +164,7 @@ export const Snapshot = z
         ctx.addIssue({ code: 'custom', path: ['listeners', li, 'port'], message: `two listeners on ${key}` });
       }
       seen.add(key);
-      l.routes.forEach((r, ri) =>
+      l.routes.forEach((r, ri) => {
         r.destinations.forEach((d, di) => {
           if (!clusters.has(d.cluster)) {
             ctx.addIssue({
@@ -173,8 +173,17 @@ export const Snapshot = z
               message: `unknown cluster "${d.cluster}"`,
             });
           }
-        }),
-      );
+        });
+        r.failover?.destinations.forEach((d, di) => {
+          if (!clusters.has(d.cluster)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['listeners', li, 'routes', ri, 'failover', 'destinations', di, 'cluster'],
+              message: `failover cluster "${d.cluster}" is not in clusters`,
+            });
+          }
+        });
+      });
       l.tcp?.destinations.forEach((d, di) => {
         if (!clusters.has(d.cluster)) {
           ctx.addIssue({

@@ -4,7 +4,6 @@ import type { Exchange } from '../http/exchange.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
 import type { Snapshot } from '../../shared/snapshot.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
-import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
 
 export type Handler = (ex: Exchange) => void;
 
@@ -12,8 +11,6 @@ export interface FilterContext {
   snapshot: Snapshot;
   listener: CompiledListener;
   route: CompiledRoute;
-  /** The snapshot's compiled clusters by name (failover destinations). */
-  clusters?: ReadonlyMap<string, CompiledCluster>;
 }
 
 /** Returns the wrapped handler, or `next` itself when the filter has nothing to do on this route. */

@@ -7,7 +7,6 @@ import { sendProxyError } from '../http/send-proxy-error.ts';
 import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
 import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
 import { pickEndpoint } from '../clusters/pick-endpoint.ts';
-import { failoverOf } from '../routing/route-failover.ts';
 import { resilienceStats } from '../telemetry/resilience-stats.ts';
 
 export function pickUpstream(ex: Exchange): boolean {
@@ -20,7 +19,7 @@ export function pickUpstream(ex: Exchange): boolean {
   let cluster: CompiledCluster = primary;
   let ep: UpstreamEndpoint | undefined = pickEndpoint(primary, ex.avoid);
   if (ep === undefined) {
-    const fo = failoverOf(route);
+    const fo = route.failover;
     if (fo !== undefined) {
       const to = pickFailover(fo.clusters, fo.weights, ex.avoid);
       if (to !== undefined) {

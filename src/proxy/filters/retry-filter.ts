@@ -14,7 +14,6 @@ import { breakerOf, CircuitBreaker } from '../clusters/circuit-breaker.ts';
 import { recordOutcome } from '../clusters/outlier-detector.ts';
 import { RetryBudget } from '../clusters/retry-budget.ts';
 import { backoffMs } from '../clusters/backoff.ts';
-import { compileFailover } from '../routing/route-failover.ts';
 import { resilienceStats } from '../telemetry/resilience-stats.ts';
 import type { RetryPolicy } from '../../shared/policies.ts';
 import type { z } from 'zod';
@@ -319,7 +318,6 @@ function attemptPolicy(retry: Retry | undefined, timeouts: { requestMs?: number;
 
 export const retryFilter: Filter = (next, ctx) => {
   const route = ctx.route;
-  compileFailover(route, ctx.clusters);
   const spec = route.spec;
   // Route timeouts win over the listener's, field by field.
   const timeouts = { ...ctx.listener.spec.timeouts, ...spec.timeouts };

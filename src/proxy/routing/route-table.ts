@@ -10,6 +10,8 @@ export class CompiledRoute {
   readonly name: string;
   readonly spec: Route;
   readonly destinations: WeightedPicker<CompiledCluster>;
+  /** Where traffic goes when every primary destination has no healthy endpoint left. */
+  readonly failover: { readonly clusters: readonly CompiledCluster[]; readonly weights: readonly number[] } | undefined;
   /** Destination service for metrics and logs: the route's, else this service when inbound, else its first cluster's. */
   readonly service: string;
   private readonly host: HostMatcher | undefined;
@@ -25,6 +27,11 @@ export class CompiledRoute {
     this.name = spec.name;
     const cs = spec.destinations.map((d) => clusters.get(d.cluster)!);
     this.destinations = new WeightedPicker(cs, spec.destinations.map((d) => d.weight));
+    // The snapshot schema has checked that every failover cluster exists.
+    this.failover = spec.failover && {
+      clusters: spec.failover.destinations.map((d) => clusters.get(d.cluster)!),
+      weights: spec.failover.destinations.map((d) => d.weight),
+    };
     this.service = spec.service ?? localService ?? cs[0]!.service;
     this.host = compileHosts(spec.match.hosts);
     this.path = compilePath(spec.match.path);
