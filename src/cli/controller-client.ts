@@ -14,16 +14,17 @@ import {
 } from '../shared/api.ts';
 import { MeshError } from '../shared/errors.ts';
 import { STATE_DIR } from '../shared/names.ts';
-import { readUpState } from './up/mesh-state.ts';
+import { readUpState, stateDirOf } from './up/mesh-state.ts';
 
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:15010';
 
 export interface ControllerClientOptions {
   /** --controller, else $MESH_CONTROLLER_URL, else the controller `meshctl up` started for this folder, else the default. */
   url?: string;
-  /** --token, else $MESH_BOOTSTRAP_TOKEN, else <stateDir>/bootstrap-token. */
+  /** --token, else $MESH_BOOTSTRAP_TOKEN, else the project's .mesh/bootstrap-token. */
   token?: string;
-  stateDir?: string;
+  /** The project folder whose .mesh/ `meshctl up` wrote (default: the working folder). */
+  dir?: string;
   timeoutMs?: number;
 }
 
@@ -39,11 +40,15 @@ export class ControllerClient {
   }
 
   static async connect(opts: ControllerClientOptions = {}): Promise<ControllerClient> {
-    const up = readUpState(process.cwd());
-    const url = opts.url || process.env.MESH_CONTROLLER_URL || (up ? `http://127.0.0.1:${up.controllerPort}` : DEFAULT_CONTROLLER_URL);
+    const dir = opts.dir ?? process.cwd();
+    let url = opts.url || process.env.MESH_CONTROLLER_URL;
+    if (!url) {
+      const up = readUpState(dir);
+      url = up ? `http://127.0.0.1:${up.controllerPort}` : DEFAULT_CONTROLLER_URL;
+    }
     let token = opts.token || process.env.MESH_BOOTSTRAP_TOKEN || undefined;
     if (!token) {
-      token = await readFile(join(opts.stateDir ?? STATE_DIR, 'bootstrap-token'), 'utf8').then(
+      token = await readFile(join(stateDirOf(dir), 'bootstrap-token'), 'utf8').then(
         (t) => t.trim(),
         () => undefined,
       );

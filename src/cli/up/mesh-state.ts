@@ -27,7 +27,13 @@ export function stateDirOf(projectDir: string): string {
 export function readUpState(projectDir: string): UpState | undefined {
   const file = join(stateDirOf(projectDir), 'up.json');
   if (!existsSync(file)) return undefined;
-  const r = UpState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MeshError('MESH_ERR_CONFIG_INVALID', `${file} is not valid JSON (${(err as Error).message})`, 'delete it and run `meshctl up` again, or pass --controller <url>');
+  }
+  const r = UpState.safeParse(json);
   return r.success ? r.data : undefined;
 }
 

@@ -3,7 +3,7 @@
 // it is in sync and since when; services whose ports are unknown, with the fix.
 import { CertsResponse } from '../../shared/identity.ts';
 import { ControllerClient } from '../controller-client.ts';
-import { requireUpState, stateDirOf } from './mesh-state.ts';
+import { requireUpState } from './mesh-state.ts';
 import { renderTable } from './summary.ts';
 
 export interface StatusOptions {
@@ -25,7 +25,7 @@ export interface StatusReport {
 
 export async function connectToProject(dir: string): Promise<{ client: ControllerClient; project: string }> {
   const state = requireUpState(dir);
-  const client = await ControllerClient.connect({ url: process.env.MESH_CONTROLLER_URL ?? `http://127.0.0.1:${state.controllerPort}`, stateDir: stateDirOf(dir) });
+  const client = await ControllerClient.connect({ dir });
   return { client, project: state.project };
 }
 

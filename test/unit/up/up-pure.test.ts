@@ -3,13 +3,15 @@
 // controller's service definition.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
 import { parseDuration } from '../../../src/cli/up/run-up.ts';
 import { controllerService } from '../../../src/cli/up/controller-service.ts';
+import { readUpState } from '../../../src/cli/up/mesh-state.ts';
+import { MeshError } from '../../../src/shared/errors.ts';
 
 test('published host ports from short strings (v1 config) and long objects (v2 config); ranges and Docker-picked ports are left out', () => {
   const ports = publishedHostPorts({
@@ -67,4 +69,12 @@ test('the controller service: API on 127.0.0.1 only, Docker socket and state mou
   assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok' });
   assert.deepEqual(svc.networks, { mesh: null });
   assert.equal(svc.labels['mesh.role'], 'controller');
+});
+
+test('a corrupt .mesh/up.json is named with the fix, not thrown as a bare SyntaxError', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-up-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, '.mesh'));
+  writeFileSync(join(dir, '.mesh', 'up.json'), '{"project": ');
+  assert.throws(() => readUpState(dir), (err: unknown) => err instanceof MeshError && /up\.json is not valid JSON/.test(err.message) && /meshctl up/.test(err.hint));
 });
