@@ -59,10 +59,6 @@ export function runCompose(cli: ComposeCli, run: ComposeRun, args: string[]): Pr
 
 /** The compose commands meshctl needs, named. */
 export const compose = {
-  config: (cli: ComposeCli, run: ComposeRun) => runCompose(cli, run, ['config']),
   up: (cli: ComposeCli, run: ComposeRun, extra: string[] = []) => runCompose(cli, run, ['up', '-d', '--remove-orphans', ...extra]),
   down: (cli: ComposeCli, run: ComposeRun, extra: string[] = []) => runCompose(cli, run, ['down', '--remove-orphans', ...extra]),
-  /** Container ids of the project (running or not), via labels rather than names. */
-  ps: async (cli: ComposeCli, run: ComposeRun): Promise<string[]> =>
-    (await runCompose(cli, run, ['ps', '-q'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean),
 };

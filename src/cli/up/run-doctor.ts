@@ -11,7 +11,8 @@ import { PACKAGE_ROOT, defaultImageTag } from '../image/mesh-version.ts';
 import { packageFiles } from '../image/package-files.ts';
 import { engineVersion } from './docker-facts.ts';
 import { readUpState } from './mesh-state.ts';
-import { collectStatus, connectToProject } from './run-status.ts';
+import { connectToProject } from './run-status.ts';
+import { CertsResponse } from '../../shared/identity.ts';
 
 export interface Check {
   name: string;
@@ -81,9 +82,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
       ...(health.discovery.stale ? { fix: 'the controller lost the Docker socket: check it is mounted (`docker inspect` the mesh-controller container); it retries by itself' } : {}),
     });
     // A leaf near its end that is not renewed means the sidecar cannot reach the CA (or the clocks disagree).
-    const status = await collectStatus(dir).catch(() => undefined);
-    for (const c of status?.certificates ?? []) {
-      const ok = c.expiresInMs > 10 * 60_000;
+    const certs = await client.call('GET', '/v1/certs', CertsResponse).catch(() => undefined);
+    for (const c of certs?.services ?? []) {
+      const ok = Date.parse(c.notAfter) - Date.now() > 10 * 60_000;
       checks.push({
         name: `certificate ${c.service}`,
         ok,

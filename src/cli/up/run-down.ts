@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compose } from '../compose/run-compose.ts';
-import { findCompose, requireCompose } from '../compose/compose-cli.ts';
+import { requireCompose } from '../compose/compose-cli.ts';
 import { projectContainers, projectNetworks } from './docker-facts.ts';
 import { requireUpState, stateDirOf } from './mesh-state.ts';
 
@@ -18,7 +18,7 @@ export interface DownOptions {
 export async function runDown(opts: DownOptions, say: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<{ project: string; left: string[] }> {
   const dir = opts.dir ?? process.cwd();
   const state = requireUpState(dir);
-  const cli = findCompose() ?? requireCompose();
+  const cli = requireCompose();
   say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''}`);
   await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
   // Networks meshctl added under an earlier version of the generated file are not in this one: remove them by label.

@@ -6,11 +6,6 @@ import { ControllerClient } from '../controller-client.ts';
 import { requireUpState } from './mesh-state.ts';
 import { renderTable } from './summary.ts';
 
-export interface StatusOptions {
-  dir?: string;
-  json?: boolean;
-}
-
 export interface StatusReport {
   project: string;
   controller: string;

@@ -10,6 +10,7 @@ import { requireCompose } from '../compose/compose-cli.ts';
 import { inject } from '../compose/inject.ts';
 import { projectNameFrom } from '../compose/load-compose.ts';
 import { compose } from '../compose/run-compose.ts';
+import { MESH_NETWORK } from '../compose/rewrite-compose.ts';
 import { ensureImage, imageLabels } from '../image/ensure-image.ts';
 import { defaultImageTag } from '../image/mesh-version.ts';
 import { ControllerClient } from '../controller-client.ts';
@@ -100,7 +101,7 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
       MESH_TOKEN: signTokens.tokenFor(service),
     }),
     extraServices: {
-      [CONTROLLER_SERVICE]: controllerService({ project, image, token, hostPort: controllerPort, stateDir, configFile, meshNetwork: 'mesh' }),
+      [CONTROLLER_SERVICE]: controllerService({ project, image, token, hostPort: controllerPort, stateDir, configFile, meshNetwork: MESH_NETWORK }),
     },
   }).catch((err) => {
     rmSync(join(stateDir, staging), { force: true });
