@@ -1,6 +1,7 @@
 // Rollouts persisted in state-dir/canary.json (write + rename), so a
 // controller restart resumes each rollout at the step it was on.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../../shared/write-atomic.ts';
 import { join } from 'node:path';
 import { CanaryFile, type CanaryStatus } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
@@ -24,8 +25,6 @@ export class CanaryStore {
   }
 
   save(rollouts: Map<string, CanaryStatus>): void {
-    const tmp = `${this.#file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ rollouts: Object.fromEntries(rollouts) }, null, 2) + '\n');
-    renameSync(tmp, this.#file);
+    writeAtomic(this.#file, JSON.stringify({ rollouts: Object.fromEntries(rollouts) }, null, 2) + '\n');
   }
 }

@@ -1,6 +1,7 @@
 // Runtime overrides (canary weights, faults, extra routes) set from the CLI,
 // persisted as JSON in the state folder so they survive a controller restart.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../../shared/write-atomic.ts';
 import { join } from 'node:path';
 import { Overrides, type OverridePut } from '../../shared/api.ts';
 import { MeshError } from '../../shared/errors.ts';
@@ -41,10 +42,7 @@ export class OverrideStore {
   }
 
   #save(next: Overrides): Overrides {
-    // Write then rename: a crash never leaves a half-written file.
-    const tmp = `${this.#file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n');
-    renameSync(tmp, this.#file);
+    writeAtomic(this.#file, JSON.stringify(next, null, 2) + '\n');
     this.#value = next;
     return this.get();
   }
