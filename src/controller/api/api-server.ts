@@ -42,8 +42,9 @@ async function handle(core: ControllerCore, req: IncomingMessage, res: ServerRes
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /v1/health') return reply(res, HealthResponse, core.health());
   // The sign route authenticates by service token too, so it comes before the bearer check.
-  if (certs && url.pathname.startsWith('/v1/certs') && (await certsRoutes(certs, req, res, authorized(req), send))) return;
+  if (certs && route === 'POST /v1/certs/sign' && (await certsRoutes(certs, req, res, authorized(req), send))) return;
   if (!authorized(req)) return send(res, 401, { error: 'missing or wrong bearer token', code: 'unauthorized' });
+  if (certs && route === 'GET /v1/certs' && (await certsRoutes(certs, req, res, true, send))) return;
 
   switch (route) {
     case 'GET /v1/push/subscribe': {

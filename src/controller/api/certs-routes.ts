@@ -4,7 +4,7 @@
 // GET /v1/certs (bearer): roots and the leaf last issued to each service.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MeshError } from '../../shared/errors.ts';
-import { CertsResponse, SignRequest, SignResponse } from '../../shared/identity.ts';
+import { CertsResponse, SignResponse } from '../../shared/identity.ts';
 import type { CertAuthority } from '../certs/cert-authority.ts';
 import type { ServiceTokens } from '../certs/service-tokens.ts';
 import { handleSignRequest } from '../certs/handle-sign-request.ts';
@@ -28,15 +28,7 @@ export async function certsRoutes(api: CertsApi, req: IncomingMessage, res: Serv
       return true;
     }
     try {
-      let signed: SignResponse;
-      const parsed = SignRequest.safeParse(body);
-      if (bearerOk && parsed.success && !parsed.data.token) {
-        // The bootstrap token holder (meshctl, a sidecar `up` started) may ask for any service of this project.
-        signed = await api.ca.sign({ csrPem: parsed.data.csrPem, service: parsed.data.service });
-      } else {
-        signed = await handleSignRequest(api.ca, api.tokens, body);
-      }
-      send(res, 200, SignResponse.parse(signed));
+      send(res, 200, SignResponse.parse(await handleSignRequest(api.ca, api.tokens, body, { bearerOk })));
     } catch (err) {
       if (!(err instanceof MeshError)) throw err;
       send(res, err.code === 'MESH_ERR_SIGN_UNAUTHORIZED' ? 403 : 400, { error: `${err.message} (${err.hint})`, code: err.code });
@@ -44,10 +36,7 @@ export async function certsRoutes(api: CertsApi, req: IncomingMessage, res: Serv
     return true;
   }
   if (req.method === 'GET' && path === '/v1/certs') {
-    if (!bearerOk) {
-      send(res, 401, { error: 'missing or wrong bearer token', code: 'unauthorized' });
-      return true;
-    }
+    // Reached only after the API's bearer check (api-server.ts).
     send(res, 200, CertsResponse.parse({ trustDomain: api.ca.trustDomain, roots: api.ca.roots(), services: api.ca.issued() }));
     return true;
   }
