@@ -32,6 +32,15 @@ export interface LoadedCompose {
 }
 
 /** Compose's default project name rule: lowercase, only [a-z0-9_-]. */
+const COMPOSE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+/** The compose file of the working folder, by compose's own names, when none is given with -f. */
+export function findComposeFile(): string {
+  const found = COMPOSE_NAMES.find((f) => existsSync(f));
+  if (!found) throw new MeshError('MESH_ERR_FILE_NOT_FOUND', 'no compose file given and none found here (compose.yaml, docker-compose.yml, ...)', 'run meshctl in the project folder, or pass -f <compose file>');
+  return found;
+}
+
 export function projectNameFrom(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9_-]/g, '');
 }

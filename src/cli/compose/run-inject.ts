@@ -1,9 +1,8 @@
 // Prints what `meshctl inject` did: which loader normalised the files, which
 // services are meshed, skipped (and why) or excluded, and how to run it.
-import { existsSync } from 'node:fs';
 import { MeshError } from '../../shared/errors.ts';
 import { inject, type InjectResult } from './inject.ts';
-import type { LoaderChoice } from './load-compose.ts';
+import { findComposeFile, type LoaderChoice } from './load-compose.ts';
 
 export interface InjectCliOptions {
   file: string[];
@@ -17,12 +16,6 @@ export interface InjectCliOptions {
   image?: string;
   meshNetwork?: string;
   json?: boolean;
-}
-
-function defaultFiles(): string[] {
-  const found = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'].find((f) => existsSync(f));
-  if (!found) throw new MeshError('MESH_ERR_FILE_NOT_FOUND', 'no compose file given and none found here (compose.yaml, docker-compose.yml, ...)');
-  return [found];
 }
 
 export function formatInject(r: InjectResult): string {
@@ -42,7 +35,7 @@ export async function runInject(opts: InjectCliOptions, out: NodeJS.WritableStre
   if (!['auto', 'compose', 'yaml'].includes(opts.loader)) throw new MeshError('MESH_ERR_USAGE', `--loader ${opts.loader}: expected auto, compose or yaml`);
   if (opts.subnetSize !== undefined && !Number.isInteger(opts.subnetSize)) throw new MeshError('MESH_ERR_USAGE', '--subnet-size takes a prefix length such as 27');
   const r = await inject({
-    files: opts.file.length ? opts.file : defaultFiles(),
+    files: opts.file.length ? opts.file : [findComposeFile()],
     output: opts.output,
     exclude: opts.exclude,
     project: opts.project,

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { MeshError } from '../../shared/errors.ts';
 import { requireCompose } from '../compose/compose-cli.ts';
 import { inject } from '../compose/inject.ts';
-import { projectNameFrom } from '../compose/load-compose.ts';
+import { findComposeFile, projectNameFrom } from '../compose/load-compose.ts';
 import { compose } from '../compose/run-compose.ts';
 import { MESH_NETWORK } from '../compose/rewrite-compose.ts';
 import { ensureImage, imageLabels } from '../image/ensure-image.ts';
@@ -43,8 +43,6 @@ export interface UpResult {
   seconds: number;
 }
 
-const COMPOSE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
   if (!m) throw new MeshError('MESH_ERR_USAGE', `--timeout ${value}: expected e.g. 120s, 2m or 90000ms`);
@@ -53,10 +51,7 @@ export function parseDuration(value: string): number {
 }
 
 export function composeFiles(file?: string[]): string[] {
-  if (file?.length) return file.map((f) => resolve(f));
-  const found = COMPOSE_NAMES.find((f) => existsSync(f));
-  if (!found) throw new MeshError('MESH_ERR_FILE_NOT_FOUND', 'no compose file given and none found here (compose.yaml, docker-compose.yml, ...)', 'run meshctl up in the project folder, or pass -f <compose file>');
-  return [resolve(found)];
+  return file?.length ? file.map((f) => resolve(f)) : [resolve(findComposeFile())];
 }
 
 export async function runUp(opts: UpOptions, log: (line: string) => void = (l) => process.stderr.write(l + '\n'), started = Date.now()): Promise<UpResult> {
