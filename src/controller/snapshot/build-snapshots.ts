@@ -55,64 +55,69 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
   const privateNets = new Set([...services.keys()].map((s) => `${s}-net`));
 
   for (const [name, svc] of services) {
+    if (svc.proxies.length === 0) continue;
+    // What the service's sidecars listen for and call is the same for every
+    // replica; only the addresses the listeners bind differ.
+    const inbound: ListenerInput[] = [];
+    const outbound: ListenerInput[] = [];
+    const clusters: Cluster[] = [];
+
+    // Inbound: one listener per port this service listens on.
+    for (const { port, protocol } of svc.ports) {
+      const side = inboundSide(svc, port, protocol, overrides.services[name], errors);
+      inbound.push({ ...side.listener, ...inboundTls(svc, port, input.certs !== undefined) });
+      clusters.push(...side.clusters);
+    }
+
+    // Outbound: group callees by port; each port is one listener.
+    const byPort = new Map<number, { target: ServiceView; protocol: MeshProtocol }[]>();
+    for (const [tName, target] of services) {
+      if (tName === name || !mayCall(name, target.policies)) continue;
+      for (const { port, protocol } of target.ports) {
+        byPort.set(port, [...(byPort.get(port) ?? []), { target, protocol }]);
+      }
+    }
+    for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
+      const targets = byPort.get(port)!;
+      const tcp = targets.filter((t) => t.protocol === 'tcp');
+      if (tcp.length && targets.length > 1) {
+        const all = targets.map((t) => t.target.name).join(', ');
+        errors.push(
+          `${name}: port ${port}: ${all} all listen on it and ${tcp.map((t) => t.target.name).join(', ')} speaks opaque TCP, ` +
+            `so ${name}'s proxy cannot tell them apart; give one another port, or declare it http in mesh.config.ts`,
+        );
+        continue;
+      }
+      const routes: Route[] = [];
+      for (const { target, protocol } of targets) {
+        const cluster = outboundCluster(target, port, protocol, config.meshNetwork, privateNets);
+        // mTLS to the callee's sidecar once the mesh has a CA, unless the callee turned it off.
+        if (input.certs && target.policies.mtls !== 'disabled') cluster.tls = { enabled: true, spiffeId: spiffeId(config.trustDomain, input.project, target.name) };
+        clusters.push(cluster);
+        if (protocol !== 'tcp') routes.push(outboundRoute(target, port, cluster.name, overrides.services[target.name]));
+      }
+      outbound.push(
+        tcp.length
+          ? {
+              name: `out:${port}`, port, direction: 'outbound', protocol: 'tcp',
+              tcp: { destinations: [{ cluster: `out:${tcp[0]!.target.name}:${port}`, weight: 1 }], service: tcp[0]!.target.name },
+            }
+          : { name: `out:${port}`, port, direction: 'outbound', protocol: 'http', routes },
+      );
+    }
+    clusters.sort((a, b) => byStr(a.name, b.name));
+    const tls = input.certs ? { tls: { trustDomain: config.trustDomain, trustBundlePem: input.certs.trustBundlePem, certChainPem: input.certs.chains[name] } } : {};
+
     for (const proxy of svc.proxies) {
-      const listeners: ListenerInput[] = [];
-      const clusters: Cluster[] = [];
       const meshAddr = sharedAddress(proxy, config.meshNetwork, privateNets) ?? '0.0.0.0';
       const privAddr = proxy.addresses[`${name}-net`] ?? '0.0.0.0';
-
-      // Inbound: one listener per port this service listens on.
-      for (const { port, protocol } of svc.ports) {
-        const inbound = inboundSide(svc, port, protocol, overrides.services[name], errors);
-        listeners.push({ ...inbound.listener, address: meshAddr, ...inboundTls(svc, port, input.certs !== undefined) });
-        clusters.push(...inbound.clusters);
-      }
-
-      // Outbound: group callees by port; each port is one listener.
-      const byPort = new Map<number, { target: ServiceView; protocol: MeshProtocol }[]>();
-      for (const [tName, target] of services) {
-        if (tName === name || !mayCall(name, target.policies)) continue;
-        for (const { port, protocol } of target.ports) {
-          byPort.set(port, [...(byPort.get(port) ?? []), { target, protocol }]);
-        }
-      }
-      for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
-        const targets = byPort.get(port)!;
-        const tcp = targets.filter((t) => t.protocol === 'tcp');
-        if (tcp.length && targets.length > 1) {
-          const all = targets.map((t) => t.target.name).join(', ');
-          errors.push(
-            `${name}: port ${port}: ${all} all listen on it and ${tcp.map((t) => t.target.name).join(', ')} speaks opaque TCP, ` +
-              `so ${name}'s proxy cannot tell them apart; give one another port, or declare it http in mesh.config.ts`,
-          );
-          continue;
-        }
-        const routes: Route[] = [];
-        for (const { target, protocol } of targets) {
-          const cluster = outboundCluster(target, port, protocol, config.meshNetwork, privateNets);
-          // mTLS to the callee's sidecar once the mesh has a CA, unless the callee turned it off.
-          if (input.certs && target.policies.mtls !== 'disabled') cluster.tls = { enabled: true, spiffeId: spiffeId(config.trustDomain, input.project, target.name) };
-          clusters.push(cluster);
-          if (protocol !== 'tcp') routes.push(outboundRoute(target, port, cluster.name, overrides.services[target.name]));
-        }
-        listeners.push(
-          tcp.length
-            ? {
-                name: `out:${port}`, address: privAddr, port, direction: 'outbound', protocol: 'tcp',
-                tcp: { destinations: [{ cluster: `out:${tcp[0]!.target.name}:${port}`, weight: 1 }], service: tcp[0]!.target.name },
-              }
-            : { name: `out:${port}`, address: privAddr, port, direction: 'outbound', protocol: 'http', routes },
-        );
-      }
-
+      const listeners = [...inbound.map((l) => ({ ...l, address: meshAddr })), ...outbound.map((l) => ({ ...l, address: privAddr }))];
       const snap: SnapshotInput = {
         version: 0,
         node: { service: name, project: input.project, id: proxy.id },
         listeners: listeners.sort((a, b) => byStr(a.name, b.name)),
-        clusters: clusters.sort((a, b) => byStr(a.name, b.name)),
-        ...(input.certs
-          ? { tls: { trustDomain: config.trustDomain, trustBundlePem: input.certs.trustBundlePem, certChainPem: input.certs.chains[name] } }
-          : {}),
+        clusters,
+        ...tls,
       };
       const r = parseSnapshot(snap);
       if (!r.ok) {
@@ -122,7 +127,7 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
       snapshots.set(proxy.id, r.snapshot);
     }
   }
-  return { snapshots, errors: [...new Set(errors)].sort(byStr) };
+  return { snapshots, errors: errors.sort(byStr) };
 }
 
 function viewServices(config: MeshConfig, registry: Workload[]): Map<string, ServiceView> {
