@@ -187,10 +187,7 @@ export class ListenerServer {
     }
     stats.with(this.name, 'tcp', 'denied', d.rule ?? '').inc();
     socket.destroy();
-    this.state.telemetry.recordTcp({
-      listener, source: peer?.service ?? listener.sourceService, destination: listener.tcp?.service ?? listener.localService,
-      startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, error: `rbac-denied ${d.rule ?? ''}`.trimEnd(), protocol: peer ? 'tls' : 'tcp',
-    });
+    this.state.telemetry.recordRefusedTcp(listener, peer?.service, peer ? 'tls' : 'tcp', `rbac-denied ${d.rule ?? ''}`.trimEnd());
     return false;
   }
 

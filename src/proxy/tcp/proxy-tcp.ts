@@ -17,8 +17,7 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   if (refusedBy !== undefined) {
     resilienceStats(telemetry).rate_limited_total.with(listener.direction, listener.name, '', 'listener').value++;
     socket.destroy();
-    const destination = listener.tcp?.service ?? listener.localService;
-    telemetry.recordTcp({ listener, source: source ?? listener.sourceService, destination, startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, error: `rate-limited ${refusedBy}`, protocol });
+    telemetry.recordRefusedTcp(listener, source, protocol, `rate-limited ${refusedBy}`);
     return;
   }
   // Fault injection (delay, reset) on the listener: it may take the connection over or resume it later.

@@ -18,9 +18,7 @@ export function applyTcpFault(socket: net.Socket, listener: CompiledListener, te
     if (a === undefined || Math.random() * 100 >= a.percent) return false;
     count('reset');
     socket.resetAndDestroy();
-    const destination = listener.tcp?.service ?? listener.localService;
-    const base = { listener, source: listener.sourceService, destination, startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, protocol: 'tcp' };
-    telemetry.recordTcp({ ...base, error: 'fault-injected reset' });
+    telemetry.recordRefusedTcp(listener, undefined, 'tcp', 'fault-injected reset');
     return true;
   };
   if (f.delay !== undefined && Math.random() * 100 < f.delay.percent) {

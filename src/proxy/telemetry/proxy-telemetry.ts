@@ -116,6 +116,12 @@ export class ProxyTelemetry {
     });
   }
 
+  /** A TCP connection closed before anything was proxied (rate limit, fault, authz): logged with its reason. */
+  recordRefusedTcp(listener: CompiledListener, source: string | undefined, protocol: string, error: string): void {
+    const destination = listener.tcp?.service ?? listener.localService;
+    this.recordTcp({ listener, source: source ?? listener.sourceService, destination, startMs: Date.now(), durationMs: 0, bytesIn: 0, bytesOut: 0, error, protocol });
+  }
+
   recordTcp(r: TcpRecord): void {
     const l = r.listener;
     const labels = [l.direction, l.name, r.source, r.destination];
