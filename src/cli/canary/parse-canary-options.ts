@@ -2,7 +2,7 @@
 // again by the controller; errors here name the flag and the expected form.
 import { CanaryStart } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
-import { parseInterval } from '../ui/parse-interval.ts';
+import { parseDuration } from '../parse-duration.ts';
 
 export type StartFlags = {
   version?: string;
@@ -50,7 +50,7 @@ export function buildStartBody(service: string, f: StartFlags): CanaryStart {
       return n;
     });
   }
-  if (f.interval) body.intervalMs = parseInterval(f.interval, '--interval');
+  if (f.interval) body.intervalMs = parseDuration(f.interval, '--interval', { minMs: 100 });
   const gates: Record<string, unknown> = { minRequests: 20, maxErrorRate: 0.01 };
   if (f.minRequests) gates.minRequests = Number(f.minRequests);
   if (f.maxErrorRate) gates.maxErrorRate = parseRate(f.maxErrorRate, '--max-error-rate');

@@ -8,7 +8,7 @@ import { MeshError } from '../../shared/errors.ts';
 import { Dashboard } from './dashboard.ts';
 import { fetchMeshData } from './fetch-mesh-data.ts';
 import { createPalette } from './palette.ts';
-import { parseInterval } from './parse-interval.ts';
+import { parseDuration } from '../parse-duration.ts';
 import { TopApp } from './top-app.ts';
 import { initialUiState } from './ui-state.ts';
 import { DEFAULT_THRESHOLDS, VIEWS, type ViewName } from './view-tables.ts';
@@ -25,8 +25,8 @@ export type TopOptions = {
 };
 
 export async function runTop(opts: TopOptions): Promise<void> {
-  const intervalMs = parseInterval(opts.interval, '--interval');
-  const thresholds = { ...DEFAULT_THRESHOLDS, p99Ms: parseInterval(opts.p99Threshold, '--p99-threshold') };
+  const intervalMs = parseDuration(opts.interval, '--interval', { minMs: 100 });
+  const thresholds = { ...DEFAULT_THRESHOLDS, p99Ms: parseDuration(opts.p99Threshold, '--p99-threshold') };
   if (!(VIEWS as readonly string[]).includes(opts.view)) {
     throw new MeshError('MESH_ERR_USAGE', `--view: "${opts.view}" is not a view`, `use one of ${VIEWS.join(', ')}`);
   }

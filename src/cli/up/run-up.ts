@@ -14,6 +14,7 @@ import { MESH_NETWORK } from '../compose/rewrite-compose.ts';
 import { ensureImage, imageLabels } from '../image/ensure-image.ts';
 import { defaultImageTag } from '../image/mesh-version.ts';
 import { ControllerClient } from '../controller-client.ts';
+import { parseDuration } from '../parse-duration.ts';
 import { ServiceTokens } from '../../controller/certs/service-tokens.ts';
 import { CONTROLLER_PORT, CONTROLLER_PUSH_PORT, CONTROLLER_SERVICE, controllerService } from './controller-service.ts';
 import { engineVersion, projectContainers, publishedPorts } from './docker-facts.ts';
@@ -43,20 +44,13 @@ export interface UpResult {
   seconds: number;
 }
 
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new MeshError('MESH_ERR_USAGE', `--timeout ${value}: expected e.g. 120s, 2m or 90000ms`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-}
-
 export function composeFiles(file?: string[]): string[] {
   return file?.length ? file.map((f) => resolve(f)) : [resolve(findComposeFile())];
 }
 
 export async function runUp(opts: UpOptions, log: (line: string) => void = (l) => process.stderr.write(l + '\n'), started = Date.now()): Promise<UpResult> {
   const say = (line: string) => log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-  const timeoutMs = parseDuration(opts.timeout ?? '120s');
+  const timeoutMs = parseDuration(opts.timeout ?? '120s', '--timeout');
   const files = composeFiles(opts.file);
   const projectDir = dirname(files[0]!);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { fitColumns, filterRows, sortRows, type Row } from '../../../src/cli/ui/table-model.ts';
 import { initialUiState, reduceKey } from '../../../src/cli/ui/ui-state.ts';
 import { createPalette } from '../../../src/cli/ui/palette.ts';
-import { parseInterval } from '../../../src/cli/ui/parse-interval.ts';
+import { parseDuration } from '../../../src/cli/parse-duration.ts';
 import { edgesTable } from '../../../src/cli/ui/view-tables.ts';
 import { meshData } from './mesh-fixture.ts';
 
@@ -67,11 +67,13 @@ test('colour level: NO_COLOR beats FORCE_COLOR; no terminal means no colour', ()
 });
 
 test('intervals: 1s, 500ms, 2 (seconds); nonsense and too short are usage errors', () => {
-  assert.equal(parseInterval('1s', 'x'), 1000);
-  assert.equal(parseInterval('500ms', 'x'), 500);
-  assert.equal(parseInterval('2', 'x'), 2000);
-  assert.throws(() => parseInterval('fast', '--interval'), { code: 'MESH_ERR_USAGE', message: /--interval: "fast" is not a duration/ });
-  assert.throws(() => parseInterval('10ms', '--interval'), { code: 'MESH_ERR_USAGE' });
+  assert.equal(parseDuration('1s', 'x', { minMs: 100 }), 1000);
+  assert.equal(parseDuration('500ms', 'x', { minMs: 100 }), 500);
+  assert.equal(parseDuration('2', 'x', { minMs: 100 }), 2000);
+  assert.throws(() => parseDuration('fast', '--interval', { minMs: 100 }), { code: 'MESH_ERR_USAGE', message: /--interval: "fast" is not a duration/ });
+  assert.throws(() => parseDuration('10ms', '--interval', { minMs: 100 }), { code: 'MESH_ERR_USAGE' });
+  // A latency threshold has no such floor.
+  assert.equal(parseDuration('50ms', '--p99-threshold'), 50);
 });
 
 test('the edges view leaves out idle pseudo-edges the aggregate lists', () => {

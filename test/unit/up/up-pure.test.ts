@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
-import { parseDuration } from '../../../src/cli/up/run-up.ts';
+import { parseDuration } from '../../../src/cli/parse-duration.ts';
 import { controllerService } from '../../../src/cli/up/controller-service.ts';
 import { readUpState } from '../../../src/cli/up/mesh-state.ts';
 import { MeshError } from '../../../src/shared/errors.ts';
@@ -42,11 +42,11 @@ test('portBusy names the error for a taken port and nothing for a free one', asy
 });
 
 test('durations: 120s, 2m, 1500ms, bare seconds; anything else is a usage error', () => {
-  assert.equal(parseDuration('120s'), 120_000);
-  assert.equal(parseDuration('2m'), 120_000);
-  assert.equal(parseDuration('1500ms'), 1500);
-  assert.equal(parseDuration('30'), 30_000);
-  assert.throws(() => parseDuration('soon'), /expected e\.g\. 120s/);
+  assert.equal(parseDuration('120s', '--timeout'), 120_000);
+  assert.equal(parseDuration('2m', '--timeout'), 120_000);
+  assert.equal(parseDuration('1500ms', '--timeout'), 1500);
+  assert.equal(parseDuration('30', '--timeout'), 30_000);
+  assert.throws(() => parseDuration('soon', '--timeout'), /expected e\.g\. 120s/);
 });
 
 test('the controller service: API on 127.0.0.1 only, Docker socket and state mounted, token by env, on the mesh network', (t) => {
