@@ -2,12 +2,9 @@
 // analysis and rollback. The rollout runs in the controller; these commands
 // start, watch and steer it.
 import { Command, InvalidArgumentError } from 'commander';
+import { controllerOptions } from './controller-options.ts';
 
-const client = (c: Command) =>
-  c
-    .option('--controller <url>', 'controller API (default: $MESH_CONTROLLER_URL, the one `meshctl up` started here, or http://127.0.0.1:15010)')
-    .option('--token <token>', 'API token (default: $MESH_BOOTSTRAP_TOKEN or .mesh/bootstrap-token)')
-    .option('--json', 'print the rollout as JSON');
+const client = (c: Command) => controllerOptions(c).option('--json', 'print the rollout as JSON');
 
 export function registerCanary(program: Command): void {
   // `canary start --version v2` must reach the subcommand, not print meshctl's own version:

@@ -2,13 +2,11 @@
 // and issuer, and the roots the mesh trusts, from the controller's CA.
 import type { Command } from 'commander';
 import type { CertsResponse } from '../../shared/identity.ts';
+import { controllerOptions } from './controller-options.ts';
 
 export function registerCerts(program: Command): void {
-  program
-    .command('certs')
+  controllerOptions(program.command('certs'))
     .description('List each service\'s identity (SPIFFE id), certificate serial, expiry and issuer, and the trusted roots.')
-    .option('--controller <url>', 'controller API (default: $MESH_CONTROLLER_URL or http://127.0.0.1:15010)')
-    .option('--token <token>', 'API token (default: $MESH_BOOTSTRAP_TOKEN or .mesh/bootstrap-token)')
     .option('--json', 'print JSON')
     .action(async (opts: { controller?: string; token?: string; json?: boolean }) => {
       const { ControllerClient } = await import('../controller-client.ts');

@@ -1,12 +1,10 @@
 // `meshctl top`: live dashboard of the mesh (services, edges, routes, proxies).
 import type { Command } from 'commander';
+import { controllerOptions } from './controller-options.ts';
 
 export function registerTop(program: Command): void {
-  program
-    .command('top')
+  controllerOptions(program.command('top'))
     .description('Live dashboard: requests/s, success rate, latency, retries per service, edge, route and proxy, refreshed every second.')
-    .option('--controller <url>', 'controller API (default: $MESH_CONTROLLER_URL or http://127.0.0.1:15010)')
-    .option('--token <token>', 'API token (default: $MESH_BOOTSTRAP_TOKEN or .mesh/bootstrap-token)')
     .option('--interval <duration>', 'refresh interval', '1s')
     .option('--view <view>', 'view to open: services, edges, routes, proxies', 'services')
     .option('--service <name>', 'service whose routes the routes view shows')
