@@ -4,7 +4,7 @@ import type { Cluster } from '../../shared/snapshot.ts';
 import type { EndpointRegistry } from './endpoint-registry.ts';
 import type { LoadBalancer } from './load-balancers/load-balancer.ts';
 import { createLoadBalancer } from './load-balancers/create-load-balancer.ts';
-import type { UpstreamEndpoint } from './upstream-endpoint.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type UpstreamEndpoint } from './upstream-endpoint.ts';
 
 export class CompiledCluster {
   readonly name: string;
@@ -25,9 +25,8 @@ export class CompiledCluster {
     this.protocol = spec.tls?.enabled && spec.protocol === 'http1' ? 'http2' : spec.protocol;
     const healthy = spec.endpoints.filter((e) => e.healthy);
     const tls = spec.tls?.enabled ? { cluster: spec.name, service: this.service, spiffeId: spec.tls.spiffeId, serverName: spec.tls.serverName } : undefined;
-    this.endpoints = healthy.map((e) => registry.acquire(this.protocol, e.address, e.port, spec.connectionLimits.maxConnections, tls));
-    const connectMs = spec.timeouts?.connectMs;
-    if (connectMs) for (const ep of this.endpoints) ep.connectTimeoutMs = connectMs;
+    const pool = { maxConnections: spec.connectionLimits.maxConnections, connectTimeoutMs: spec.timeouts?.connectMs || DEFAULT_CONNECT_TIMEOUT_MS };
+    this.endpoints = healthy.map((e) => registry.acquire(this.protocol, e.address, e.port, pool, tls));
     this.lb = createLoadBalancer(spec.lb, this.endpoints, healthy.map((e) => e.weight));
     healthy.forEach((e, i) => this.#versions.set(this.endpoints[i]!, e.labels.version ?? ''));
   }

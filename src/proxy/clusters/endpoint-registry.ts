@@ -2,6 +2,11 @@
 // takes endpoints from here, so pools survive a swap; endpoints no runtime
 // uses any more are closed after the swap.
 import { UpstreamEndpoint, type UpstreamProtocol } from './upstream-endpoint.ts';
+
+export interface PoolSettings {
+  maxConnections: number;
+  connectTimeoutMs: number;
+}
 import type { WorkloadIdentity } from '../identity/workload-identity.ts';
 import { tlsOrigination, type TlsOriginationSpec } from '../identity/tls-origination.ts';
 import type { TLS_STATS } from '../telemetry/tls-stats.ts';
@@ -12,13 +17,20 @@ export class EndpointRegistry {
   /** Set by startProxy when the proxy holds an identity: mTLS clusters originate TLS with it. */
   tls: { identity: WorkloadIdentity; stats: Record<keyof typeof TLS_STATS, MetricFamily> } | undefined;
 
-  acquire(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number, tls?: TlsOriginationSpec): UpstreamEndpoint {
+  /**
+   * The endpoint for these pool settings. Settings are part of the key: a
+   * snapshot that changes a cluster's connection limit or connect timeout gets
+   * a new pool (the old one drains once no runtime uses it), and an endpoint
+   * two clusters share with different settings is two pools, never a last-writer-wins.
+   */
+  acquire(protocol: UpstreamProtocol, address: string, port: number, pool: PoolSettings, tls?: TlsOriginationSpec): UpstreamEndpoint {
     // An mTLS endpoint is a different pool from a plaintext one at the same address.
-    const key = UpstreamEndpoint.keyOf(protocol, address, port) + (tls ? `|mtls|${tls.spiffeId ?? tls.service}` : '');
+    const key =
+      UpstreamEndpoint.keyOf(protocol, address, port) + `|c${pool.maxConnections}|t${pool.connectTimeoutMs}` + (tls ? `|mtls|${tls.spiffeId ?? tls.service}` : '');
     let ep = this.endpoints.get(key);
     if (!ep) {
       const origin = tls ? tlsOrigination(this.tls?.identity, this.tls?.stats.tls_client_handshakes_total, tls, address, port) : undefined;
-      ep = new UpstreamEndpoint(protocol, address, port, maxConnections, origin, key);
+      ep = new UpstreamEndpoint(protocol, address, port, pool.maxConnections, origin, key, pool.connectTimeoutMs);
       this.endpoints.set(key, ep);
     }
     return ep;

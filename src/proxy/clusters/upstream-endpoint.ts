@@ -17,6 +17,8 @@ const DEFAULT_RTT_NS = 1e6;
 const FAILURE_PENALTY_NS = 1e9;
 
 /** Code of the error a connect that outlived timeouts.connectMs fails with (undici's own code for HTTP/1 pools). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
 export const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'MESH_CONNECT_TIMEOUT']);
 
 export function connectTimeoutError(hostPort: string, ms: number): Error {
@@ -39,13 +41,14 @@ export class UpstreamEndpoint {
   private pool: Pool | undefined;
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
-  /** Connect timeout of new pools, h2 sessions and TCP connects (cluster timeouts.connectMs; set before first use). */
-  connectTimeoutMs = 10_000;
+  /** Connect timeout of the pool, h2 sessions and TCP connects (cluster timeouts.connectMs). */
+  readonly connectTimeoutMs: number;
 
   /** Set for a peer sidecar reached over mTLS (h2 over TLS for HTTP, TLS-wrapped TCP). */
   readonly tls: TlsOrigination | undefined;
 
-  constructor(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number, tls?: TlsOrigination, key?: string) {
+  constructor(protocol: UpstreamProtocol, address: string, port: number, maxConnections: number, tls?: TlsOrigination, key?: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS) {
+    this.connectTimeoutMs = connectTimeoutMs;
     this.protocol = protocol;
     this.address = address;
     this.port = port;

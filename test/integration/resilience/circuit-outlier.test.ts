@@ -125,3 +125,25 @@ test('a cluster whose every endpoint is ejected still serves: ejection never cut
   assert.equal(r.status, 200);
   assert.equal(r.body, 'up');
 });
+
+test('a snapshot that raises a cluster\'s connection limit takes effect for new requests; the old pool drains', async (t) => {
+  const { up, held } = await heldUpstream(t);
+  const limits = (maxConnections: number) => ({ maxConnections, maxPendingRequests: 10, maxRequests: 100 });
+  const snap = (max: number, version: number) => snapshot([httpListener('out', route)], [cluster('payments', [up.port], { connectionLimits: limits(max) })], { version });
+  const p = await startTestProxy(snap(1, 1));
+  t.after(() => p.close());
+  const first = request(p.port(), { headers: { host: 'payments' } });
+  await eventually(() => assert.equal(held.length, 1));
+  const queued = request(p.port(), { headers: { host: 'payments' } }); // waits for the one connection
+  const applied = await p.proxy.apply(snap(3, 2));
+  assert.ok(applied.ok && applied.changed);
+  // The new limit holds at once: while the first request still holds the old
+  // pool's only connection, a new one reaches the upstream instead of queueing.
+  const third = request(p.port(), { headers: { host: 'payments' } });
+  await eventually(() => assert.ok(held.length >= 2, `${held.length} reached the upstream`));
+  await eventually(() => {
+    for (const h of held) if (!h.writableEnded) h.end('ok');
+    assert.equal(held.length, 3);
+  });
+  assert.deepEqual([(await first).status, (await queued).status, (await third).status], [200, 200, 200]);
+});
