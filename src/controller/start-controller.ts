@@ -11,6 +11,7 @@ import { createApiServer } from './api/api-server.ts';
 import { CertAuthority } from './certs/cert-authority.ts';
 import { ServiceTokens } from './certs/service-tokens.ts';
 import { createPushServer, updatePushServerTls } from './api/push-server.ts';
+import { RootRotation } from './certs/root-rotation.ts';
 
 export interface StartControllerOptions extends CoreOptions {
   listen: { host: string; port: number };
@@ -28,6 +29,10 @@ export interface StartControllerOptions extends CoreOptions {
   pushListen?: { host: string; port: number };
   /** DNS SANs of that certificate besides `localhost` (the controller's compose service name). */
   pushDnsNames?: string[];
+  /** Operational messages of the CA and of a root rotation (never key material). */
+  log?: (msg: string) => void;
+  /** Root rotation: how often it checks the proxies, and the pause before the old root goes (tests shorten them). */
+  rootRotation?: { checkMs?: number; settleMs?: number };
 }
 
 export interface ControllerHandle {
@@ -42,10 +47,18 @@ export interface ControllerHandle {
 
 export async function startController(opts: StartControllerOptions): Promise<ControllerHandle> {
   // The CA is created on first use and reused on the next start; its key never leaves <stateDir>/ca.
-  const ca = opts.mtls === false ? undefined : await CertAuthority.open({ stateDir: opts.stateDir, project: opts.project, trustDomain: opts.config.trustDomain, leafTtlMs: opts.leafTtlMs });
+  const ca = opts.mtls === false ? undefined : await CertAuthority.open({ stateDir: opts.stateDir, project: opts.project, trustDomain: opts.config.trustDomain, leafTtlMs: opts.leafTtlMs, log: opts.log });
   const tokens = ca ? await ServiceTokens.open(opts.stateDir, opts.project) : undefined;
-  const core = new ControllerCore({ ...opts, certs: opts.certs ?? (ca ? { trustBundlePem: ca.trustBundlePem(), chains: {} } : undefined) });
-  const server = createApiServer(core, opts.token, opts.tls, ca && tokens ? { ca, tokens } : undefined);
+  // Read from the CA on every change (root rotation, `meshctl certs rotate`), not once: each change is pushed.
+  const caCerts = () => (ca ? { trustBundlePem: ca.trustBundlePem(), chains: {}, leafGeneration: ca.leafGeneration } : undefined);
+  const core = new ControllerCore({ ...opts, certs: opts.certs ?? caCerts() });
+  const rotation = ca ? new RootRotation(ca, { proxies: () => core.hub.status(), log: opts.log, ...opts.rootRotation }) : undefined;
+  let push: Awaited<ReturnType<typeof startPushListener>> | undefined;
+  ca?.onChange(() => {
+    if (!opts.certs) core.setCerts(caCerts());
+    push?.refresh();
+  });
+  const server = createApiServer(core, opts.token, opts.tls, ca && tokens && rotation ? { ca, tokens, rotation } : undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new MeshError('MESH_ERR_PORT_IN_USE', `controller: ${opts.listen.host}:${opts.listen.port} is in use`, 'stop the other controller, or pass --listen with another port') : err),
@@ -58,7 +71,6 @@ export async function startController(opts: StartControllerOptions): Promise<Con
     server.close();
     throw err;
   }
-  let push: Awaited<ReturnType<typeof startPushListener>> | undefined;
   if (opts.pushListen) {
     if (!ca) throw new MeshError('MESH_ERR_USAGE', 'the mTLS push listener needs the mesh CA', 'drop mtls: false, or the push listener');
     try {
@@ -78,6 +90,7 @@ export async function startController(opts: StartControllerOptions): Promise<Con
     ...(push ? { pushUrl: push.url } : {}),
     setConfig: (c) => core.setConfig(c),
     async close() {
+      rotation?.close();
       await core.stop();
       await push?.close();
       server.closeAllConnections();
@@ -99,20 +112,23 @@ async function startPushListener(core: ControllerCore, ca: CertAuthority, listen
     );
     server.listen(listen.port, listen.host, () => resolve());
   });
-  // Renew at half life (and pick up a rotated trust bundle then); new handshakes get the new certificate.
+  // Renew at half life, and at once when the CA changes (a rotated root must sign
+  // this certificate and be trusted for clients); new handshakes get the new one.
   let timer: NodeJS.Timeout;
+  const renew = () => {
+    clearTimeout(timer);
+    issue().then(
+      (next) => {
+        tls = next;
+        updatePushServerTls(server, tls);
+        schedule();
+      },
+      () => schedule(),
+    );
+  };
   const schedule = () => {
     const half = Math.max(1000, (tls.notAfter.getTime() - Date.now()) / 2);
-    timer = setTimeout(() => {
-      issue().then(
-        (next) => {
-          tls = next;
-          updatePushServerTls(server, tls);
-          schedule();
-        },
-        () => schedule(),
-      );
-    }, Math.min(half, 2 ** 31 - 1));
+    timer = setTimeout(renew, Math.min(half, 2 ** 31 - 1));
     timer.unref();
   };
   schedule();
@@ -120,6 +136,7 @@ async function startPushListener(core: ControllerCore, ca: CertAuthority, listen
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   return {
     url: `https://${host}:${a.port}`,
+    refresh: renew,
     async close() {
       clearTimeout(timer);
       server.closeAllConnections();

@@ -33,7 +33,7 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
   const admin = opts.admin ?? { host: '0.0.0.0', port: 15000 };
   // The certificate first: a sidecar without one cannot serve mTLS, so it stays unready until the CA signs.
   const identity = await identityFromController({
-    url: opts.controller, bearer: token, service, serviceToken: process.env.MESH_TOKEN,
+    url: opts.controller, bearer: token, service, serviceToken: process.env.MESH_TOKEN, proxyId: hostname(),
     log: (f) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'proxy', service, ...f }) + '\n'),
   });
   const proxy = await startProxy({ admin, accessLog: accessLogStream(), identity });

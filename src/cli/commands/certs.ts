@@ -1,11 +1,13 @@
 // `meshctl certs`: each service's mesh identity, certificate serial, expiry
-// and issuer, and the roots the mesh trusts, from the controller's CA.
+// and issuer, and the roots the mesh trusts, from the controller's CA;
+// subcommands rotate and rotate-root (certs-rotate.ts).
 import type { Command } from 'commander';
 import type { CertsResponse } from '../../shared/identity.ts';
 import { controllerOptions } from './controller-options.ts';
+import { registerCertsRotate } from './certs-rotate.ts';
 
 export function registerCerts(program: Command): void {
-  controllerOptions(program.command('certs'))
+  const certs = controllerOptions(program.command('certs'))
     .description('List each service\'s identity (SPIFFE id), certificate serial, expiry and issuer, and the trusted roots.')
     .option('--json', 'print JSON')
     .action(async (opts: { controller?: string; token?: string; json?: boolean }) => {
@@ -15,6 +17,7 @@ export function registerCerts(program: Command): void {
       const r = await client.call('GET', '/v1/certs', CertsResponse);
       process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : formatCerts(r, Date.now()));
     });
+  registerCertsRotate(certs);
 }
 
 /** A plain table; expiry also as time left, so a stuck renewal shows. */
@@ -29,7 +32,10 @@ export function formatCerts(r: CertsResponse, now: number): string {
   for (const s of r.services) rows.push([s.service, s.spiffeId, s.serial.slice(0, 16), s.notAfter, left(s.notAfter), s.issuer]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-  const roots = r.roots.map((x) => `  ${x.active ? 'active  ' : 'previous'} ${x.subject}  serial ${x.serial.slice(0, 16)}  until ${x.notAfter}`).join('\n');
-  const none = r.services.length === 0 ? '\n(no certificate issued yet since the controller started)' : '';
-  return `trust domain ${r.trustDomain}\nroots:\n${roots}\n\n${table}${none}\n`;
+  const roots = r.roots.map((x) => `  ${(x.state ?? (x.active ? 'active' : 'previous')).padEnd(8)} ${x.subject}  serial ${x.serial.slice(0, 16)}  until ${x.notAfter}`).join('\n');
+  const none = r.services.length === 0 ? '\n(no certificate issued yet)' : '';
+  const rot = r.rotation && r.rotation.phase !== 'idle'
+    ? `root rotation: ${r.rotation.phase}${r.rotation.waitingFor.length ? `, waiting for ${r.rotation.waitingFor.map((w) => `${w.proxyId} (${w.reason})`).join('; ')}` : ''}\n`
+    : '';
+  return `trust domain ${r.trustDomain}\nroots:\n${roots}\n${rot}\n${table}${none}\n`;
 }

@@ -1,6 +1,8 @@
-// The CA's files under <stateDir>/ca: the active root (root.pem, root.key.pem)
-// and the certificates of older roots still trusted during a rotation overlap
-// (previous-roots.pem), and the service token secret (token.key). Directory
+// The CA's files under <stateDir>/ca: the active root (root.pem, root.key.pem),
+// the next root of a rotation that is trusted but does not sign yet
+// (next-root.pem, next-root.key.pem), the certificates of older roots still
+// trusted during a rotation overlap (previous-roots.pem), the service token
+// secret (token.key) and the issued index (issued.json, issued-index.ts). Directory
 // 0700, keys 0600, written via rename so a crash never leaves half a key.
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +27,33 @@ export class CaStore {
   }
   get previousRootsPath(): string {
     return join(this.dir, 'previous-roots.pem');
+  }
+
+  get nextRootCertPath(): string {
+    return join(this.dir, 'next-root.pem');
+  }
+  get nextRootKeyPath(): string {
+    return join(this.dir, 'next-root.key.pem');
+  }
+
+  /** A rotation's next root (trusted, not signing yet), or undefined. */
+  async readNext(): Promise<RootMaterial | undefined> {
+    const [certPem, keyPem] = await Promise.all([readOptional(this.nextRootCertPath), readOptional(this.nextRootKeyPath)]);
+    // Half a pair is a crash while writing or removing it: the rotation starts again.
+    if (certPem === undefined || keyPem === undefined) return undefined;
+    await chmod(this.nextRootKeyPath, 0o600);
+    return { certPem, keyPem };
+  }
+
+  async writeNext(root: RootMaterial | undefined): Promise<void> {
+    await this.ensureDir();
+    if (!root) {
+      await rm(this.nextRootCertPath, { force: true });
+      await rm(this.nextRootKeyPath, { force: true });
+      return;
+    }
+    await atomicWrite(this.nextRootKeyPath, root.keyPem, 0o600);
+    await atomicWrite(this.nextRootCertPath, root.certPem, 0o644);
   }
 
   async ensureDir(): Promise<void> {

@@ -1,6 +1,7 @@
 // The mesh certificate authority: one persisted root (ECDSA P-256), short-lived
-// SPIFFE leaves for authenticated services, and root rotation with an overlap
-// in which the trust bundle holds the old and the new root. See README.md.
+// SPIFFE leaves for authenticated services, a persisted index of what it
+// issued, and root rotation in steps (next root trusted → next root signs →
+// old roots retired) so the trust bundle always covers every live leaf. See README.md.
 import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { MeshError } from '../../shared/errors.ts';
 import { DEFAULT_TRUST_DOMAIN, controllerSpiffeId, spiffeId } from '../../shared/names.ts';
@@ -9,6 +10,7 @@ import { x509, EC_P256 } from './x509.ts';
 import { CaStore, splitPem } from './ca-store.ts';
 import { createRoot, type RootMaterial } from './create-root.ts';
 import { signLeaf, type Issuer } from './sign-leaf.ts';
+import { IssuedIndex, type IssuedLeaf } from './issued-index.ts';
 
 const HOUR = 3600_000;
 export const DEFAULT_LEAF_TTL_MS = 24 * HOUR;
@@ -36,6 +38,7 @@ export interface RootInfo {
   notBefore: string;
   notAfter: string;
   active: boolean;
+  state: 'active' | 'next' | 'previous';
 }
 
 export interface IssuedInfo {
@@ -57,10 +60,19 @@ export class CertAuthority {
   private readonly log: (msg: string) => void;
   private readonly store: CaStore;
   private active: Issuer;
+  private next: { issuer: Issuer; material: RootMaterial } | undefined;
   private previous: x509.X509Certificate[];
-  private readonly issuedBy = new Map<string, IssuedInfo>();
+  private readonly index: IssuedIndex;
+  private readonly changeListeners = new Set<() => void>();
 
-  private constructor(opts: CertAuthorityOptions, store: CaStore, active: Issuer, previous: x509.X509Certificate[]) {
+  private constructor(
+    opts: CertAuthorityOptions,
+    store: CaStore,
+    active: Issuer,
+    previous: x509.X509Certificate[],
+    next: { issuer: Issuer; material: RootMaterial } | undefined,
+    index: IssuedIndex,
+  ) {
     this.stateDir = opts.stateDir;
     this.project = opts.project;
     this.trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
@@ -71,6 +83,8 @@ export class CertAuthority {
     this.store = store;
     this.active = active;
     this.previous = previous;
+    this.next = next;
+    this.index = index;
   }
 
   /** Loads the root from `<stateDir>/ca`, creating and persisting one on first use. */
@@ -90,34 +104,96 @@ export class CertAuthority {
     const previous = (await store.readPrevious())
       .map((pem) => new x509.X509Certificate(pem))
       .filter((c) => c.serialNumber !== active.cert.serialNumber && c.notAfter.getTime() > now());
-    return new CertAuthority(opts, store, active, previous);
+    const nextMaterial = await store.readNext();
+    let next: { issuer: Issuer; material: RootMaterial } | undefined;
+    if (nextMaterial) {
+      const issuer = await loadIssuer(nextMaterial, store.nextRootCertPath);
+      // Equal to the active root: a crash after activation, before the files went.
+      if (issuer.cert.serialNumber === active.cert.serialNumber) await store.writeNext(undefined);
+      else next = { issuer, material: nextMaterial };
+    }
+    const index = await IssuedIndex.open(store.dir, now());
+    return new CertAuthority(opts, store, active, previous, next, index);
+  }
+
+  /** Called after every change of the trust bundle, the signing root or the leaf generation. */
+  onChange(fn: () => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.changeListeners) fn();
+  }
+
+  private trusted(): x509.X509Certificate[] {
+    return [this.active.cert, ...(this.next ? [this.next.issuer.cert] : []), ...this.previous];
   }
 
   /** PEM of every trusted root, the active one first. */
   trustBundlePem(): string {
-    return [this.active.cert, ...this.previous].map((c) => c.toString('pem') + '\n').join('');
+    return this.trusted().map((c) => c.toString('pem') + '\n').join('');
   }
 
   roots(): RootInfo[] {
-    return [this.active.cert, ...this.previous].map((c, i) => ({
+    return this.trusted().map((c, i) => ({
       serial: c.serialNumber.toLowerCase(),
       subject: c.subject,
       notBefore: c.notBefore.toISOString(),
       notAfter: c.notAfter.toISOString(),
       active: i === 0,
+      state: i === 0 ? 'active' : this.next && c === this.next.issuer.cert ? 'next' : 'previous',
     }));
   }
 
-  /** The last leaf issued to each service since this CA was opened (for `meshctl certs`). */
+  /** Subject of the root that signs leaves now. */
+  get activeRootSubject(): string {
+    return this.active.cert.subject;
+  }
+
+  /** A rotation's next root is trusted but does not sign yet. */
+  get hasNextRoot(): boolean {
+    return this.next !== undefined;
+  }
+
+  /** Older roots are still trusted (a rotation's overlap). */
+  get hasPreviousRoots(): boolean {
+    return this.previous.length > 0;
+  }
+
+  /** Leaves from a lower generation are to be renewed at once (snapshot tls.leafGeneration). */
+  get leafGeneration(): number {
+    return this.index.leafGeneration;
+  }
+
+  /** The last leaf issued to each service (persisted across restarts; for `meshctl certs`). */
   issued(): IssuedInfo[] {
-    return [...this.issuedBy.values()].sort((a, b) => a.service.localeCompare(b.service));
+    return this.index.lastPerService().map(({ service, spiffeId, serial, notBefore, notAfter, issuer }) => ({ service, spiffeId, serial, notBefore, notAfter, issuer }));
+  }
+
+  /** The last leaf issued to each proxy (service alone when the proxy sent no id). */
+  leaves(): IssuedLeaf[] {
+    return this.index.list();
+  }
+
+  /** Every proxy renews now: the generation goes up and rides in each snapshot. */
+  async bumpLeafGeneration(): Promise<number> {
+    try {
+      this.index.setGeneration(this.index.leafGeneration + 1);
+    } catch (err) {
+      // Pushed all the same; after a restart the generation on disk is the older one.
+      this.log(`mesh CA: could not write the issued index: ${(err as Error).message}`);
+    }
+    this.log(`mesh CA: leaf generation ${this.index.leafGeneration}; every proxy renews`);
+    this.changed();
+    return this.index.leafGeneration;
   }
 
   /**
    * Signs a CSR for `service`, which the caller (the controller API) has
    * authenticated. The CSR's own subject and SANs are ignored.
    */
-  async sign(req: { csrPem: string; service: string }): Promise<SignResponse> {
+  async sign(req: { csrPem: string; service: string; proxyId?: string }): Promise<SignResponse> {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(req.service)) {
       throw new MeshError('MESH_ERR_CSR_INVALID', `"${req.service}" is not a compose service name`);
     }
@@ -129,20 +205,34 @@ export class CertAuthority {
     const id = spiffeId(this.trustDomain, this.project, req.service);
     const leaf = await signLeaf(this.active, { csrPem: req.csrPem, spiffeId: id, dnsName: req.service, notBefore, notAfter });
     const serial = leaf.serialNumber.toLowerCase();
-    this.issuedBy.set(req.service, {
-      service: req.service,
-      spiffeId: id,
-      serial,
-      notBefore: leaf.notBefore.toISOString(),
-      notAfter: leaf.notAfter.toISOString(),
-      issuer: leaf.issuer,
-    });
+    const generation = this.index.leafGeneration;
+    // Written before the answer: once a proxy holds a leaf, a restarted controller lists it.
+    // A failed write costs the listing, not the certificate.
+    try {
+      this.index.record(
+        {
+          service: req.service,
+          ...(req.proxyId ? { proxyId: req.proxyId } : {}),
+          spiffeId: id,
+          serial,
+          notBefore: leaf.notBefore.toISOString(),
+          notAfter: leaf.notAfter.toISOString(),
+          issuer: leaf.issuer,
+          generation,
+          issuedAt: new Date(now).toISOString(),
+        },
+        now,
+      );
+    } catch (err) {
+      this.log(`mesh CA: could not write the issued index: ${(err as Error).message}`);
+    }
     return {
       certChainPem: leaf.toString('pem') + '\n',
       trustBundlePem: this.trustBundlePem(),
       notBefore: leaf.notBefore.toISOString(),
       notAfter: leaf.notAfter.toISOString(),
       serial,
+      generation,
     };
   }
 
@@ -164,30 +254,55 @@ export class CertAuthority {
   }
 
   /**
-   * Starts a root rotation: a new root signs from now on, the old one stays
-   * in the trust bundle so leaves it signed keep verifying. Push the new
-   * bundle to every proxy, let them renew, then call retirePreviousRoots().
+   * Root rotation, step 1: a new root joins the trust bundle but does not sign
+   * yet, so every proxy can learn it before anyone presents a leaf from it.
    */
-  async rotateRoot(): Promise<RootInfo> {
+  async prepareNextRoot(): Promise<RootInfo> {
+    if (this.next) throw new MeshError('MESH_ERR_CONFLICT', 'a root rotation is already under way (a next root is waiting)', 'finish it first: `meshctl certs rotate-root --finish`');
     const material = await createRoot({ trustDomain: this.trustDomain, project: this.project, now: this.now(), ttlMs: this.rootTtlMs });
-    const next = await loadIssuer(material, 'new root');
+    const issuer = await loadIssuer(material, 'new root');
+    await this.store.writeNext(material);
+    this.next = { issuer, material };
+    this.log(`mesh CA: next root ${issuer.cert.serialNumber} trusted; ${this.active.cert.serialNumber} still signs`);
+    this.changed();
+    return this.roots().find((r) => r.state === 'next')!;
+  }
+
+  /** Step 2: the next root signs from now on; the old one stays trusted (previous). */
+  async activateNextRoot(): Promise<RootInfo> {
+    const next = this.next;
+    if (!next) throw new MeshError('MESH_ERR_CONFLICT', 'no next root to activate', 'start a rotation: `meshctl certs rotate-root`');
     const previous = [this.active.cert, ...this.previous];
     // Old roots are written before the new key replaces the active one, so a
     // crash in between never drops a root that leaves still depend on.
     await this.store.writePrevious(previous.map((c) => c.toString('pem') + '\n'));
-    await this.store.writeActive(material);
-    this.active = next;
+    await this.store.writeActive(next.material);
+    await this.store.writeNext(undefined);
+    this.active = next.issuer;
+    this.next = undefined;
     this.previous = previous;
-    this.log(`mesh CA: rotated root; ${next.cert.serialNumber} signs, ${previous.length} previous root(s) still trusted`);
+    this.log(`mesh CA: rotated root; ${next.issuer.cert.serialNumber} signs, ${previous.length} previous root(s) still trusted`);
+    this.changed();
     return this.roots()[0]!;
   }
 
-  /** Ends the overlap: only the active root stays trusted. */
+  /**
+   * Both steps at once: a new root signs from now on, the old one stays in
+   * the trust bundle so leaves it signed keep verifying. (RootRotation pushes
+   * the bundle between the steps; this is for tests and tools.)
+   */
+  async rotateRoot(): Promise<RootInfo> {
+    await this.prepareNextRoot();
+    return this.activateNextRoot();
+  }
+
+  /** Step 3, ends the overlap: only the active (and a waiting next) root stay trusted. */
   async retirePreviousRoots(): Promise<void> {
     await this.store.writePrevious([]);
     const n = this.previous.length;
     this.previous = [];
     this.log(`mesh CA: retired ${n} previous root(s)`);
+    this.changed();
   }
 }
 

@@ -20,5 +20,5 @@ export async function handleSignRequest(ca: CertAuthority, tokens: ServiceTokens
   if (!byBootstrap && !tokens.verify(req.service, req.token)) {
     throw new MeshError('MESH_ERR_SIGN_UNAUTHORIZED', `the sign request for "${req.service}" has ${req.token ? 'a wrong' : 'no'} token`);
   }
-  return ca.sign({ csrPem: req.csrPem, service: req.service });
+  return ca.sign({ csrPem: req.csrPem, service: req.service, ...(req.proxyId ? { proxyId: req.proxyId } : {}) });
 }

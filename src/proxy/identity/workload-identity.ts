@@ -20,6 +20,8 @@ export interface WorkloadIdentityOptions {
   /** Sends the CSR to the controller's CA; the answer is validated here. */
   signer: Signer;
   token?: string;
+  /** This sidecar's proxy id, sent with each CSR for the CA's issued index. */
+  proxyId?: string;
   clock?: Clock;
   /** Renew after this fraction of the lifetime left at receipt (default 2/3). */
   renewFraction?: number;
@@ -42,6 +44,8 @@ export interface IdentityMaterial {
   keyPem: string;
   receivedAt: number;
   renewAt: number;
+  /** The CA's leaf generation when it signed this leaf (0: static, or a CA without one). */
+  generation: number;
 }
 
 export interface ClientConnectOptions {
@@ -100,6 +104,8 @@ export class WorkloadIdentity {
   private closed = false;
   private readonly listeners = new Set<(m: IdentityMaterial) => void>();
   private readonly sessions = new Map<string, { session: Buffer; spiffeId: string; serial?: string }>();
+  /** Highest generation a renewal was started for (renewIfOlderThan): one renewal per request. */
+  private renewedFor = 0;
 
   private constructor(opts: WorkloadIdentityOptions) {
     this.opts = opts;
@@ -145,6 +151,7 @@ export class WorkloadIdentity {
       keyPem: o.keyPem,
       receivedAt: now,
       renewAt: Infinity,
+      generation: 0,
     });
     return id;
   }
@@ -169,10 +176,29 @@ export class WorkloadIdentity {
     return this.inflight;
   }
 
+  /**
+   * The controller asks for leaves of at least `generation` (snapshot
+   * tls.leafGeneration: `meshctl certs rotate`, a root rotation): renew now if
+   * ours is older. Once per generation, so a CA that answers with an older one
+   * cannot make it loop; failures retry with the usual backoff.
+   */
+  renewIfOlderThan(generation: number): void {
+    if (this.closed || !this.material || generation <= this.renewedFor || this.material.generation >= generation) return;
+    this.renewedFor = generation;
+    // A renewal already under way may have been signed before the bump: renew once more after it.
+    const after = this.inflight ?? Promise.resolve();
+    void after
+      .catch(() => {})
+      .then(() => (this.material && this.material.generation < generation ? this.renewNow() : undefined))
+      .catch(() => {}); // reported through onError, retried by issue()
+  }
+
   /** New roots from the controller (root rotation) without a new leaf. */
   updateTrustBundle(trustBundlePem: string): void {
     const m = this.current();
-    if (m.trustBundlePem === trustBundlePem) return; // identical push: touch nothing
+    // Identical push, or the same roots in another order (a root rotation's
+    // step 2 swaps active and next): touch nothing, so no session is recycled.
+    if (m.trustBundlePem === trustBundlePem || sameCertificates(m.trustBundlePem, trustBundlePem)) return;
     this.install({ ...m, trustBundlePem });
   }
 
@@ -314,7 +340,9 @@ export class WorkloadIdentity {
   private async issue(): Promise<IdentityMaterial> {
     const { keyPem, csrPem } = await createKeyAndCsr(this.service);
     try {
-      const raw = await this.opts.signer({ csrPem, service: this.service, ...(this.opts.token ? { token: this.opts.token } : {}) });
+      const raw = await this.opts.signer({
+        csrPem, service: this.service, ...(this.opts.token ? { token: this.opts.token } : {}), ...(this.opts.proxyId ? { proxyId: this.opts.proxyId } : {}),
+      });
       const res = SignResponse.parse(raw);
       const leaf = new X509Certificate(res.certChainPem);
       if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
@@ -338,10 +366,20 @@ export class WorkloadIdentity {
         keyPem,
         receivedAt,
         renewAt,
+        generation: res.generation ?? 0,
       };
-      this.failures = 0;
       this.install(m);
-      this.schedule(renewAt - receivedAt);
+      if (notAfter.getTime() > receivedAt) {
+        this.failures = 0;
+        this.schedule(renewAt - receivedAt);
+        return m;
+      }
+      // Expired on arrival: the CA's clock and ours disagree. Keep it (connect()
+      // explains the clocks) but retry with backoff, not in a tight loop.
+      this.failures++;
+      const times = { serial: m.serial, subject: spiffeId, notBefore: m.notBefore, notAfter };
+      this.opts.onError?.(explainCertTimeError('CERT_HAS_EXPIRED', times, receivedAt, 'own') ?? new Error(`the CA signed a leaf that expired at ${notAfter.toISOString()}`));
+      this.schedule(this.retryDelay());
       return m;
     } catch (err) {
       this.failures++;
@@ -349,10 +387,13 @@ export class WorkloadIdentity {
       this.opts.onError?.(e);
       // Keep the current leaf and retry with backoff; it stays valid until
       // notAfter, which leaves the last third of its life for retries.
-      const base = this.opts.retryMinMs ?? 1000;
-      this.schedule(Math.min(base * 2 ** (this.failures - 1), this.opts.retryMaxMs ?? 30_000));
+      this.schedule(this.retryDelay());
       throw e;
     }
+  }
+
+  private retryDelay(): number {
+    return Math.min((this.opts.retryMinMs ?? 1000) * 2 ** (this.failures - 1), this.opts.retryMaxMs ?? 30_000);
   }
 
   private schedule(ms: number): void {
@@ -384,4 +425,9 @@ export class WorkloadIdentity {
       }
     }
   }
+}
+
+function sameCertificates(a: string, b: string): boolean {
+  const set = (pem: string) => (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((c) => c.replace(/\s+/g, '')).sort().join('|');
+  return set(a) === set(b);
 }

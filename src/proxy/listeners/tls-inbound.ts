@@ -40,6 +40,7 @@ export class TlsInbound {
       const peer = peerIdentity(socket);
       (socket as unknown as Record<symbol, InboundPeer>)[INBOUND_PEER] = peer;
       stats.tls_inbound_connections_total.with(name, 'mtls').inc();
+      stats.tls_handshakes_total.with(name, socket.isSessionReused() ? 'true' : 'false').inc();
       onSecure(socket, peer);
     });
     // setSecureContext on every rotation: new handshakes use the new leaf, live ones keep theirs.

@@ -14,6 +14,11 @@ export const TLS_STATS = {
     help: 'Inbound TLS handshakes refused, by reason (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, ...).',
     labels: ['listener', 'reason'],
   },
+  tls_handshakes_total: {
+    type: 'counter',
+    help: 'Inbound mTLS handshakes completed on a listener, full (resumed="false") or resumed from a session ticket; compare with new app connections upstream.',
+    labels: ['listener', 'resumed'],
+  },
   tls_client_handshakes_total: {
     type: 'counter',
     help: 'Outbound sidecar-to-sidecar TLS handshakes, full or resumed.',

@@ -146,3 +146,20 @@ test('close() stops renewal', async (t) => {
   clock.advance(60_000);
   assert.equal(calls.length, 1);
 });
+
+test('a leaf expired on arrival (the CA clock lags) is kept, reported with both clocks, and retried with backoff, not at once', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mesh-wi-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const clock = new FakeClock();
+  // The CA's clock is two days behind ours: its 1 h leaf expired yesterday by our clock.
+  const ca = await CertAuthority.open({ stateDir: dir, project: 'shop', now: () => clock.now() - 48 * 3600_000, leafTtlMs: 3600_000 });
+  const errors: Error[] = [];
+  const id = await WorkloadIdentity.start({ service: 'orders', signer: (r) => ca.sign(r), clock, onError: (e) => errors.push(e) });
+  t.after(() => id.close());
+  assert.ok(id.current().notAfter.getTime() < clock.now());
+  assert.equal((errors[0] as Error & { code?: string }).code, 'MESH_ERR_CERT_EXPIRED');
+  assert.match(errors[0]!.message, /local clock is/);
+  assert.deepEqual(clock.pending(), [1000], 'backoff, not a tight loop');
+  clock.advance(1000);
+  await eventually(() => assert.deepEqual(clock.pending(), [2000]));
+});
