@@ -44,7 +44,8 @@ export const CanaryStart = z
     header: z.object({ name: z.string().min(1).transform((s) => s.toLowerCase()), value: z.string().min(1) }).strict().optional(),
     // Synthetic GETs the controller sends during the rollout (interval/10) so a quiet service still gets samples.
     checkUrl: z.url().optional(),
-    // Percent of requests to copy to the canary. Refused: the data plane cannot mirror yet.
+    // Percent of requests to copy to the canary (answers discarded) for one interval before any real traffic
+    // moves; the copies' answers are judged by the same gates.
     mirrorPercent: z.number().min(0).max(100).optional(),
   })
   .strict()
@@ -65,6 +66,9 @@ export const VersionTotals = z.object({
   buckets: z.array(z.tuple([z.number().nullable(), z.number()])),
 });
 export type VersionTotals = z.infer<typeof VersionTotals>;
+
+/** Key of a version's mirrored-copy totals in the figures (a version label never holds ':'). */
+export const mirrorFiguresKey = (version: string) => `mirror:${version}`;
 
 /** One gate evaluation over the step's window. */
 export const CanaryCheck = z.object({
@@ -95,6 +99,8 @@ export const CanaryStatus = z.object({
   header: z.object({ name: z.string(), value: z.string() }).optional(),
   checkUrl: z.string().optional(),
   state: CanaryState,
+  // Percent of requests copied to the canary; set only during the mirror phase (step -1, weight 0).
+  mirrorPercent: z.number().optional(),
   // Index into steps; -1 before the first step.
   step: z.number().int(),
   // Percent of traffic on the canary now.
@@ -112,6 +118,15 @@ export const CanaryStatus = z.object({
   reason: z.string().optional(),
   nextSteps: z.array(z.string()),
   checkTraffic: z.object({ sent: z.number(), failed: z.number() }).optional(),
+  // After promotion: the stable version's containers are stopped and removed once no traffic reaches them.
+  retirement: z
+    .object({
+      state: z.enum(['waiting', 'done', 'failed']),
+      // Containers stopped and removed.
+      containers: z.number().optional(),
+      detail: z.string().optional(),
+    })
+    .optional(),
   history: z.array(CanaryEvent),
   updatedAt: z.number(),
 });

@@ -107,7 +107,7 @@ test('--image clones an app container of the service as the canary and begins th
   assert.deepEqual(health.buildErrors, [], 'the never-started v3 leaves no weight behind');
 });
 
-test('the cloned canary carries the compose labels, so `docker-compose down` removes it with the project', { timeout: 120_000 }, async (t) => {
+test('the cloned canary carries the compose labels, so `docker-compose down` removes it with the project; retire removes a version', { timeout: 120_000 }, async (t) => {
   const docker = new Docker();
   const project = `canarytest${randomBytes(4).toString('hex')}`;
   const dir = tempDir(t);
@@ -140,7 +140,8 @@ test('the cloned canary carries the compose labels, so `docker-compose down` rem
   const up = await compose('up', '-d');
   assert.equal(up.code, 0, up.out);
 
-  await new DockerCanaryLauncher({ project }).launch('product', BASE_IMAGE, 'v2');
+  const launcher = new DockerCanaryLauncher({ project });
+  await launcher.launch('product', BASE_IMAGE, 'v2');
   const mine = () => docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
   const before = await mine();
   assert.equal(before.length, 2);
@@ -148,6 +149,13 @@ test('the cloned canary carries the compose labels, so `docker-compose down` rem
   assert.equal(canary.Labels['mesh.version'], 'v2');
   assert.equal(canary.Labels['com.docker.compose.container-number'], '2');
   assert.equal(canary.State, 'running');
+
+  // Promotion's retirement: the compose service's own v1 container goes, the promoted canary stays; the last
+  // running version is never retired.
+  assert.equal(await launcher.retire('product', 'v1'), 1);
+  assert.deepEqual((await mine()).map((c) => c.Id), [canary.Id]);
+  await assert.rejects(launcher.retire('product', 'v2'), /no other running version of product; v2 is kept/);
+  assert.equal((await mine()).length, 1);
 
   const down = await compose('down');
   assert.equal(down.code, 0, down.out);

@@ -1,10 +1,29 @@
 // Shared by the shop's services: a JSON HTTP server with one log line per
 // request, and a JSON client. node: built-ins only, so the services run on
-// the mesh image (or any Node 24 image) with no npm install.
+// the mesh image (or any Node 24 image) with no npm install. Like any app
+// traced through a mesh, they forward the trace context of the request they
+// serve to the calls it causes; the mesh needs nothing else to carry a canary
+// test header (x-canary) along the whole request path.
 import http from 'node:http';
 import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export const replica = hostname();
+
+const TRACE_HEADERS = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags'];
+const inbound = new AsyncLocalStorage();
+
+/** Trace headers for an outbound call made while serving a request: same trace, this hop as the parent span. */
+function traceHeaders() {
+  const from = inbound.getStore();
+  if (!from) return {};
+  const out = {};
+  for (const name of TRACE_HEADERS) if (typeof from[name] === 'string') out[name] = from[name];
+  const m = /^([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(out.traceparent ?? '');
+  if (m) out.traceparent = `${m[1]}-${m[2]}-${randomBytes(8).toString('hex')}-${m[3]}`;
+  return out;
+}
 
 /** Starts `name` on $PORT (default 8080); routes: { 'GET /path': async (req, body, url) => [status, json] }. */
 export function serve(name, routes) {
@@ -19,7 +38,7 @@ export function serve(name, routes) {
     try {
       const route = routes[`${req.method} ${url.pathname}`] ?? routes[`* ${url.pathname}`];
       if (!route) [status, body] = [404, { error: `${name}: no route ${req.method} ${url.pathname}` }];
-      else [status, body] = await route(req, raw ? JSON.parse(raw) : undefined, url);
+      else [status, body] = await inbound.run(req.headers, () => route(req, raw ? JSON.parse(raw) : undefined, url));
     } catch (err) {
       [status, body] = [502, { error: `${name}: ${err.message}` }];
     }
@@ -38,7 +57,7 @@ export function serve(name, routes) {
 export async function call(method, url, body, headers = {}) {
   const res = await fetch(url, {
     method,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...traceHeaders(), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });

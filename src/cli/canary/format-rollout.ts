@@ -6,7 +6,7 @@ const pct = (n: number | null) => (n === null ? 'n/a' : `${(n * 100).toFixed(1)}
 const ms = (n: number | null) => (n === null ? 'n/a' : `${Math.round(n * 10) / 10} ms`);
 
 export function formatRollout(s: CanaryStatus, now = Date.now()): string {
-  const step = s.step >= 0 ? `step ${s.step + 1}/${s.steps.length}` : 'not started';
+  const step = s.step >= 0 ? `step ${s.step + 1}/${s.steps.length}` : s.mirrorPercent && s.state !== 'pending' ? `mirroring ${s.mirrorPercent}%` : 'not started';
   const head = `${s.service}  ${s.stable} → ${s.canary}  ${s.state}${s.manual ? ' (manual)' : ''}  ${step}  weight ${s.weight}%`;
   const lines = [head];
   if (s.nextCheckAt !== undefined) lines.push(`  next check in ${Math.max(0, Math.round((s.nextCheckAt - now) / 1000))}s (every ${s.intervalMs / 1000}s)`);
@@ -21,6 +21,10 @@ export function formatRollout(s: CanaryStatus, now = Date.now()): string {
   }
   if (s.checkTraffic) lines.push(`  check traffic: ${s.checkTraffic.sent} sent, ${s.checkTraffic.failed} failed`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
+  if (s.retirement) {
+    const r = s.retirement;
+    lines.push(`  retire ${s.stable}: ${r.state}${r.containers !== undefined ? ` (${r.containers} container${r.containers === 1 ? '' : 's'} stopped and removed)` : ''}${r.detail ? `: ${r.detail}` : ''}`);
+  }
   for (const n of s.nextSteps) lines.push(`  next: ${n}`);
   return lines.join('\n') + '\n';
 }

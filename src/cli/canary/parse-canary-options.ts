@@ -62,7 +62,7 @@ export function buildStartBody(service: string, f: StartFlags): CanaryStart {
     body.header = { name: f.header.slice(0, i).trim(), value: f.header.slice(i + 1).trim() };
   }
   if (f.checkUrl) body.checkUrl = f.checkUrl;
-  // Sent on so the controller answers with what is missing (it cannot mirror yet).
+  // 100% or 100: the share of requests copied to the canary during the mirror phase.
   if (f.mirror) body.mirrorPercent = parseRate(f.mirror.includes('%') ? f.mirror : `${f.mirror}%`, '--mirror') * 100;
   const r = CanaryStart.safeParse(body);
   if (!r.success) throw usage(`canary start: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`, 'see `meshctl canary start --help`');

@@ -25,10 +25,23 @@ export function registerCanary(program: Command): void {
       .option('--min-requests <n>', 'requests the canary must serve in a step before any verdict', '20')
       .option('--max-error-rate <rate>', '5xx rate allowed on the canary (1% or 0.01)', '1%')
       .option('--max-p99 <ms|Nx>', 'p99 limit: 250ms, or 1.5x the stable version\'s p99')
-      .option('--header <name=value>', 'requests with this header reach the canary at any weight')
+      .option('--header <name=value>', 'requests with this header reach the canary at any weight, and so do the calls they cause downstream when the apps forward trace context (traceparent or B3)')
       .option('--check-url <url>', 'the controller GETs this URL every interval/10 during the rollout')
-      .option('--mirror <percent>', 'copy requests to the canary (not supported yet: refused)')
-      .option('--wait', 'follow the rollout; exit 0 when promoted, 1 when rolled back or aborted'),
+      .option('--mirror <percent>', 'first, for one interval, copy this share of requests to the canary and discard its answers (judged by the same gates) before any real traffic moves; only bodiless requests and bodies buffered for retries are copied')
+      .option('--wait', 'follow the rollout; exit 0 when promoted, 1 when rolled back or aborted')
+      .addHelpText(
+        'after',
+        [
+          '',
+          'Test header downstream: with --header, every sidecar remembers the header of an inbound request by its',
+          'trace id (W3C traceparent, or B3 x-b3-traceid / b3) for 60 s and adds it to the outbound calls of the same',
+          'trace. So the apps on the path must forward the trace headers they receive, as Istio and Linkerd also',
+          'require for tracing; an app that does not forward them drops the header at its hop.',
+          '',
+          'After promotion the controller retires the stable version: once every sidecar of the service sends all',
+          'traffic to the canary and in-flight requests have drained, the stable containers are stopped and removed.',
+        ].join('\n'),
+      ),
   ).action(async (service: string, opts) => {
     const { runCanaryStart } = await import('../canary/run-canary.ts');
     process.exitCode = await runCanaryStart(service, opts);

@@ -3,14 +3,14 @@
 // A step advances only when every gate passes with enough samples in the
 // step's window (counters diffed against the baseline taken when the step
 // began); too few samples holds and says so, a failed gate rolls back.
-import type { CanaryCheck, CanaryStart, CanaryStatus, VersionTotals } from '../../shared/canary.ts';
+import { mirrorFiguresKey, type CanaryCheck, type CanaryStart, type CanaryStatus, type VersionTotals } from '../../shared/canary.ts';
 import { quantile } from '../metrics/metrics-scraper.ts';
 
 const MAX_HISTORY = 50;
 const TERMINAL = new Set(['promoted', 'rolled-back', 'aborted']);
 
 export type Totals = Record<string, VersionTotals> | undefined;
-export type RolloutPlan = Omit<CanaryStart, 'version' | 'mirrorPercent'> & { canary: string; stable: string };
+export type RolloutPlan = Omit<CanaryStart, 'version'> & { canary: string; stable: string };
 
 export const isRunning = (s: CanaryStatus) => !TERMINAL.has(s.state);
 
@@ -26,6 +26,7 @@ export function pendingRollout(plan: RolloutPlan, now: number): CanaryStatus {
     gates: plan.gates,
     ...(plan.header ? { header: plan.header } : {}),
     ...(plan.checkUrl ? { checkUrl: plan.checkUrl } : {}),
+    ...(plan.mirrorPercent ? { mirrorPercent: plan.mirrorPercent } : {}),
     state: 'pending',
     step: -1,
     weight: 0,
@@ -40,15 +41,28 @@ export function pendingRollout(plan: RolloutPlan, now: number): CanaryStatus {
   };
 }
 
-/** First step: the canary gets steps[0] percent. */
+/** First step: the canary gets steps[0] percent; with --mirror, first one interval of copies at weight 0. */
 export function beginRollout(s: CanaryStatus, totals: Totals, now: number): CanaryStatus {
+  if (s.mirrorPercent) return enterMirror({ ...s, state: 'progressing' }, totals, now, 'started');
   return enterStep({ ...s, state: 'progressing' }, 0, totals, now, 'started');
+}
+
+/** The mirror phase: weight 0, mirrorPercent of requests copied to the canary; the gates judge the copies' answers. */
+export const isMirroring = (s: CanaryStatus) => s.step < 0 && !!s.mirrorPercent && !s.manual;
+
+function enterMirror(s: CanaryStatus, totals: Totals, now: number, event: string): CanaryStatus {
+  return log(
+    { ...s, step: -1, weight: 0, manual: false, stepStartedAt: now, nextCheckAt: now + s.intervalMs, baseline: structuredClone(totals ?? {}), nextSteps: [], reason: undefined },
+    now,
+    event,
+    `mirror: ${s.mirrorPercent}% of requests copied to ${s.canary}, answers discarded; no real traffic moves yet`,
+  );
 }
 
 function enterStep(s: CanaryStatus, step: number, totals: Totals, now: number, event: string): CanaryStatus {
   const weight = s.steps[step]!;
   return log(
-    { ...s, step, weight, manual: false, stepStartedAt: now, nextCheckAt: now + s.intervalMs, baseline: structuredClone(totals ?? {}), nextSteps: [], reason: undefined },
+    { ...s, mirrorPercent: undefined, step, weight, manual: false, stepStartedAt: now, nextCheckAt: now + s.intervalMs, baseline: structuredClone(totals ?? {}), nextSteps: [], reason: undefined },
     now,
     event,
     `step ${step + 1}/${s.steps.length}: ${weight}% to ${s.canary}`,
@@ -73,12 +87,14 @@ const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 /** Evaluates the gates on the step's window. Pure; does not change the status. */
 export function evaluateGates(s: CanaryStatus, totals: Totals, now: number): CanaryCheck {
   const g = s.gates;
-  const c = windowOf(s.baseline[s.canary], totals?.[s.canary]);
+  // In the mirror phase the canary's figures are its answers to the copies.
+  const key = isMirroring(s) ? mirrorFiguresKey(s.canary) : s.canary;
+  const c = windowOf(s.baseline[key], totals?.[key]);
   const st = windowOf(s.baseline[s.stable], totals?.[s.stable]);
   const stableP99 = st.requests >= g.minRequests ? st.p99Ms : null;
   const base = { at: now, requests: c.requests, errors: c.errors, errorRate: c.requests ? c.errors / c.requests : null, p99Ms: c.p99Ms, stableRequests: st.requests, stableP99Ms: stableP99 };
   if (c.requests < g.minRequests) {
-    const why = totals === undefined ? 'no metrics scraped yet' : `${c.requests} of ${g.minRequests} requests to ${s.canary} in the window`;
+    const why = totals === undefined ? 'no metrics scraped yet' : `${c.requests} of ${g.minRequests} ${key === s.canary ? 'requests' : 'mirrored copies'} to ${s.canary} in the window`;
     return { ...base, verdict: 'insufficient', reasons: [`insufficient samples: ${why}`] };
   }
   const reasons: string[] = [];
@@ -112,20 +128,22 @@ export function checkRollout(s: CanaryStatus, totals: Totals, now: number): Cana
   const check = evaluateGates(s, totals, now);
   const next: CanaryStatus = { ...s, lastCheck: check, stableP99RefMs: check.stableP99Ms ?? s.stableP99RefMs, updatedAt: now };
   if (check.verdict === 'fail') {
-    const reason = `gate ${check.failedGate} failed at ${s.weight}%: ${check.reasons.filter((r) => r.includes(' > ')).join('; ')}`;
-    return log({ ...next, state: 'rolled-back', weight: 0, nextCheckAt: undefined, reason, nextSteps: [`inspect the ${s.canary} containers (kept)`, `start again with \`meshctl canary start ${s.service} --version ${s.canary}\``] }, now, 'rolled-back', reason);
+    const at = isMirroring(s) ? `on mirrored copies (${s.mirrorPercent}%)` : `at ${s.weight}%`;
+    const reason = `gate ${check.failedGate} failed ${at}: ${check.reasons.filter((r) => r.includes(' > ')).join('; ')}`;
+    return log({ ...next, mirrorPercent: undefined, state: 'rolled-back', weight: 0, nextCheckAt: undefined, reason, nextSteps: [`inspect the ${s.canary} containers (kept)`, `start again with \`meshctl canary start ${s.service} --version ${s.canary}\``] }, now, 'rolled-back', reason);
   }
   if (check.verdict === 'insufficient') {
     return log({ ...next, nextCheckAt: now + s.intervalMs }, now, 'hold', check.reasons.filter((r) => r.startsWith('insufficient')).join('; '));
   }
   if (s.manual) return log({ ...next, nextCheckAt: now + s.intervalMs }, now, 'hold', `manual weight ${s.weight}%: gates pass; \`meshctl canary resume ${s.service}\` to continue stepping`);
+  if (isMirroring(s)) return enterStep(next, 0, totals, now, 'advanced');
   if (s.step >= s.steps.length - 1) return promoteRollout(next, now, 'gates passed at 100%');
   return enterStep(next, s.step + 1, totals, now, 'advanced');
 }
 
 export function promoteRollout(s: CanaryStatus, now: number, why = 'promoted by hand'): CanaryStatus {
   return log(
-    { ...s, state: 'promoted', weight: 100, manual: false, nextCheckAt: undefined, reason: why, nextSteps: [`retire ${s.stable}: stop its containers (the canary weight is 100%, ${s.stable} gets no traffic)`] },
+    { ...s, mirrorPercent: undefined, state: 'promoted', weight: 100, manual: false, nextCheckAt: undefined, reason: why, nextSteps: [`retire ${s.stable}: stop its containers (the canary weight is 100%, ${s.stable} gets no traffic)`] },
     now,
     'promoted',
     why,
@@ -133,7 +151,7 @@ export function promoteRollout(s: CanaryStatus, now: number, why = 'promoted by 
 }
 
 export function abortRollout(s: CanaryStatus, now: number): CanaryStatus {
-  return log({ ...s, state: 'aborted', weight: 0, manual: false, nextCheckAt: undefined, reason: 'aborted by hand', nextSteps: [`remove the ${s.canary} containers when done inspecting`] }, now, 'aborted');
+  return log({ ...s, mirrorPercent: undefined, state: 'aborted', weight: 0, manual: false, nextCheckAt: undefined, reason: 'aborted by hand', nextSteps: [`remove the ${s.canary} containers when done inspecting`] }, now, 'aborted');
 }
 
 export function pauseRollout(s: CanaryStatus, now: number): CanaryStatus {
@@ -142,6 +160,7 @@ export function pauseRollout(s: CanaryStatus, now: number): CanaryStatus {
 
 /** Resume after pause or manual mode: a fresh window at the current step (or the first step above a manual weight). */
 export function resumeRollout(s: CanaryStatus, totals: Totals, now: number): CanaryStatus {
+  if (isMirroring(s)) return enterMirror({ ...s, state: 'progressing' }, totals, now, 'resumed');
   let step = s.step < 0 ? 0 : s.step;
   if (s.manual) {
     const above = s.steps.findIndex((w) => w > s.weight);
@@ -153,7 +172,7 @@ export function resumeRollout(s: CanaryStatus, totals: Totals, now: number): Can
 /** Manual mode: hold this weight; gates still run (and can roll back) but never advance. */
 export function setWeight(s: CanaryStatus, weight: number, totals: Totals, now: number): CanaryStatus {
   return log(
-    { ...s, state: 'progressing', manual: true, weight, stepStartedAt: now, nextCheckAt: now + s.intervalMs, baseline: structuredClone(totals ?? {}) },
+    { ...s, mirrorPercent: undefined, state: 'progressing', manual: true, weight, stepStartedAt: now, nextCheckAt: now + s.intervalMs, baseline: structuredClone(totals ?? {}) },
     now,
     'manual',
     `weight set to ${weight}%`,
@@ -170,7 +189,8 @@ export function weightsOf(s: CanaryStatus): Record<string, number> {
   return { [s.stable]: 100 - s.weight, [s.canary]: s.weight };
 }
 
-function log(s: CanaryStatus, now: number, event: string, detail?: string): CanaryStatus {
+/** Appends an event to the bounded history. */
+export function log(s: CanaryStatus, now: number, event: string, detail?: string): CanaryStatus {
   const history = [...s.history, { at: now, event, ...(detail ? { detail } : {}) }].slice(-MAX_HISTORY);
   return { ...s, history, updatedAt: now };
 }

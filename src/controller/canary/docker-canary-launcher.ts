@@ -88,6 +88,32 @@ export class DockerCanaryLauncher implements CanaryLauncher {
     }
   }
 
+  /**
+   * Stops and removes the app containers of `version` (the label, or v1 without one, as discovery reads it),
+   * whether the canary launcher made them or compose did. Stop sends the container's stop signal and waits its
+   * grace period (10 s), so an app that finishes in-flight work on SIGTERM ends cleanly.
+   */
+  async retire(service: string, version: string): Promise<number> {
+    const d = this.#docker;
+    const list = await d.listContainers({ all: true, filters: { label: [`${Labels.composeProject}=${this.#o.project}`] } });
+    const apps = list.filter((c) => {
+      const l = c.Labels ?? {};
+      const role = l[Labels.role] ?? (l[Labels.composeService]?.endsWith('-mesh') ? 'proxy' : 'app');
+      return role === 'app' && (l[Labels.service] ?? l[Labels.composeService]) === service;
+    });
+    const retired = apps.filter((c) => (c.Labels?.[Labels.version] ?? 'v1') === version);
+    // Never leave the service with no app: the version that takes over must be running.
+    if (!apps.some((c) => c.State === 'running' && !retired.includes(c))) throw new Error(`no other running version of ${service}; ${version} is kept`);
+    for (const c of retired) {
+      const container = d.getContainer(c.Id);
+      if (c.State === 'running') await container.stop({ t: 10 }).catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err; // 304: already stopped
+      });
+      await container.remove({ force: true });
+    }
+    return retired.length;
+  }
+
   async #ready(c: Docker.Container, name: string): Promise<void> {
     const deadline = Date.now() + (this.#o.readyTimeoutMs ?? 120_000);
     for (;;) {

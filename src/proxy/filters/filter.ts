@@ -11,6 +11,8 @@ export interface FilterContext {
   snapshot: Snapshot;
   listener: CompiledListener;
   route: CompiledRoute;
+  /** The snapshot's compiled clusters by name (the mirror filter's target). */
+  clusters?: ReadonlyMap<string, import('../clusters/compiled-cluster.ts').CompiledCluster>;
 }
 
 /** Returns the wrapped handler, or `next` itself when the filter has nothing to do on this route. */

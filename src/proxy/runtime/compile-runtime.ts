@@ -58,7 +58,7 @@ export function compileRuntime(snapshot: Snapshot, registry: EndpointRegistry): 
       localService: l.direction === 'inbound' ? node : 'unknown',
     };
     routes.forEach((r, ri) => {
-      r.handler = attempt(['listeners', li, 'routes', ri], () => composeFilters({ snapshot, listener: compiled, route: r }));
+      r.handler = attempt(['listeners', li, 'routes', ri], () => composeFilters({ snapshot, listener: compiled, route: r, clusters }));
     });
     listeners.set(l.name, compiled);
   });

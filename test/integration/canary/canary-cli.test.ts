@@ -59,12 +59,13 @@ test('canary start --wait exits 1 on rollback and prints the failed gate', async
   assert.match(r.stdout, /reason: gate error-rate failed at 20%: error rate \d+\.\d% > 1\.0%/);
 });
 
-test('status, set, pause, resume and abort steer a rollout; --mirror is refused as not supported', async (t) => {
+test('status, set, pause, resume and abort steer a rollout; --mirror starts with the mirror phase', async (t) => {
   const mesh = await startCanaryMesh(t);
   const cli = ['--controller', mesh.first.url, '--token', TOKEN];
-  const mirror = await meshctl(['canary', 'start', 'product', '--version', 'v2', '--mirror', '100%', ...cli]);
-  assert.notEqual(mirror.code, 0);
-  assert.match(mirror.stderr, /mirroring \(--mirror\) is not supported yet/);
+  const mirror = await meshctl(['canary', 'start', 'product', '--version', 'v2', '--mirror', '100%', '--interval', '1m', ...cli]);
+  assert.equal(mirror.code, 0, mirror.stderr);
+  assert.match(mirror.stdout, /product {2}v1 → v2 {2}progressing {2}mirroring 100% {2}weight 0%/);
+  assert.equal((await meshctl(['canary', 'abort', 'product', ...cli])).code, 0);
   const start = await meshctl(['canary', 'start', 'product', '--version', 'v2', '--interval', '1m', '--header', 'x-canary=1', ...cli]);
   assert.equal(start.code, 0, start.stderr);
   assert.match(start.stdout, /product {2}v1 → v2 {2}progressing {2}step 1\/4 {2}weight 5%/);

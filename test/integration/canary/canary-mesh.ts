@@ -5,6 +5,7 @@
 // engine can read) and can fail a share of its requests.
 import assert from 'node:assert/strict';
 import http, { createServer } from 'node:http';
+import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from '../../harness/eventually.ts';
@@ -34,19 +35,37 @@ export class AppFigures implements VersionFigures {
 }
 
 /** mtls: between the sidecars, strict by default (certificates from the controller's CA); permissive also takes plain HTTP. */
-export async function startCanaryMesh(t: T, opts: { figures?: 'apps' | 'proxies'; mtls?: 'strict' | 'permissive' } = {}) {
+export async function startCanaryMesh(t: T, opts: { figures?: 'apps' | 'proxies'; mtls?: 'strict' | 'permissive'; scrapeMs?: number } = {}) {
   const dir = tempDir(t);
   const apps: App[] = [];
   const listen = async (version: string, host: string, port: number) => {
     const app: App = { version, served: 0, failed: 0, failEvery: 0 };
     const server = createServer((req, res) => {
+      if (req.url === '/stream') {
+        // A long-lived response: one line with the version every 20 ms until the client leaves.
+        res.writeHead(200, { 'x-version': version, 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write(`${version}\n`), 20);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       app.served++;
       const fail = app.failEvery > 0 && app.served % app.failEvery === 0;
       if (fail) app.failed++;
       res.writeHead(fail ? 500 : 200, { 'x-version': version, 'x-canary-seen': String(req.headers['x-canary'] ?? '') }).end(version);
     });
+    // WebSocket: the first message names the version, then every message comes back prefixed with it.
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (ws) => {
+      ws.send(version);
+      ws.on('message', (m) => ws.send(`${version}:${m}`));
+    });
     await new Promise<void>((r) => server.listen(port, host, r));
-    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    t.after(() => new Promise<void>((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      server.close(() => r());
+    }));
     apps.push(app);
     return (server.address() as AddressInfo).port;
   };
@@ -70,7 +89,7 @@ export async function startCanaryMesh(t: T, opts: { figures?: 'apps' | 'proxies'
       stateDir: join(dir, 'state'),
       listen: { host: '127.0.0.1', port: apiPort },
       token: TOKEN,
-      scrapeMs: 200,
+      scrapeMs: opts.scrapeMs ?? 200,
       canaryFigures: figures,
       canaryTickMs,
     });

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanaryRunner, HEADER_ROUTE } from '../../../src/controller/canary/canary-runner.ts';
 import { CanaryStore } from '../../../src/controller/canary/canary-store.ts';
-import { CanaryStart, type CanaryStatus } from '../../../src/shared/canary.ts';
+import { CanaryStart, mirrorFiguresKey, type CanaryStatus } from '../../../src/shared/canary.ts';
 import { MeshError } from '../../../src/shared/errors.ts';
 import { fakeClock, fakeHost, FixedFigures } from './fixed-figures.ts';
+import { eventually } from '../../harness/eventually.ts';
 
 const INTERVAL = 30_000;
 
@@ -162,10 +163,49 @@ test('header route sends matching requests to the canary at any weight; abort go
   assert.deepEqual(o.routes?.[0]?.match.headers?.[0], { name: 'x-canary', exact: '1', invert: false });
   assert.deepEqual(o.routes?.[0]?.to, [{ version: 'v2', weight: 1 }]);
   assert.ok(o.fault, 'the rollout keeps the rest of the override');
+  assert.deepEqual(o.propagateHeaders, ['x-canary'], 'every proxy carries the header downstream');
   const a = env.runner.abort('shop');
   assert.equal(a.state, 'aborted');
   assert.deepEqual(env.overrides.get('shop')?.weights, { v1: 100 });
   assert.equal(env.overrides.get('shop')?.routes, undefined);
+  assert.equal(env.overrides.get('shop')?.propagateHeaders, undefined);
+  assert.ok(env.overrides.get('shop')?.fault);
+});
+
+test('--mirror: one interval of copies at weight 0, judged on the copies\' answers, then the steps', (t) => {
+  const env = setup(t);
+  const s0 = env.runner.begin(start({ mirrorPercent: 100 }));
+  assert.equal(s0.state, 'progressing');
+  assert.equal(s0.step, -1);
+  assert.equal(s0.weight, 0);
+  assert.deepEqual(env.overrides.get('shop'), { weights: { v1: 100 }, mirror: { version: 'v2', percent: 100 } });
+  // Real traffic only on v1: the copies' figures are what the gates read.
+  env.figures.serve('v1', 500);
+  env.clock.advance(INTERVAL);
+  env.runner.tick();
+  const held = env.runner.get('shop');
+  assert.equal(held.step, -1);
+  assert.match(held.lastCheck!.reasons.join(' '), /insufficient samples: 0 of 20 mirrored copies to v2/);
+  env.figures.serve(mirrorFiguresKey('v2'), 200);
+  env.clock.advance(INTERVAL);
+  env.runner.tick();
+  const s1 = env.runner.get('shop');
+  assert.equal(s1.step, 0);
+  assert.equal(s1.weight, 5);
+  assert.equal(s1.mirrorPercent, undefined);
+  assert.deepEqual(env.overrides.get('shop')?.weights, { v1: 95, v2: 5 });
+  assert.equal(env.overrides.get('shop')?.mirror, undefined, 'copies stop once real traffic moves');
+
+  // A canary failing its copies is rolled back before any real request reaches it.
+  env.runner.abort('shop');
+  env.runner.begin(start({ mirrorPercent: 50 }));
+  env.figures.serve(mirrorFiguresKey('v2'), 100, { errors: 30 });
+  env.clock.advance(INTERVAL);
+  env.runner.tick();
+  const bad = env.runner.get('shop');
+  assert.equal(bad.state, 'rolled-back');
+  assert.match(bad.reason!, /gate error-rate failed on mirrored copies \(50%\): error rate/);
+  assert.equal(env.overrides.get('shop')?.mirror, undefined);
 });
 
 test('a restarted runner resumes at the same step with the same window', (t) => {
@@ -217,7 +257,7 @@ test('a restart before discovery knows the service keeps the persisted override,
   env.versions.shop = saved;
 });
 
-test('start is refused with a reason: mirroring, unknown service or version, a running rollout, --image without Docker', (t) => {
+test('start is refused with a reason: unknown service or version, a running rollout, --image without Docker', (t) => {
   const env = setup(t);
   const code = (fn: () => unknown) => {
     try {
@@ -227,7 +267,6 @@ test('start is refused with a reason: mirroring, unknown service or version, a r
     }
     return 'none';
   };
-  assert.equal(code(() => env.runner.begin(start({ mirrorPercent: 100 }))), 'MESH_ERR_UNSUPPORTED');
   assert.equal(code(() => env.runner.begin(start({ service: 'nope' }))), 'MESH_ERR_NOT_FOUND');
   assert.equal(code(() => env.runner.begin(start({ version: 'v9' }))), 'MESH_ERR_NOT_FOUND');
   assert.equal(code(() => env.runner.begin(start({ service: 'cart', version: 'v1' }))), 'MESH_ERR_USAGE');
@@ -289,4 +328,44 @@ test('--image: pending until the launched version is discovered, then the first 
   runner.tick();
   assert.equal(runner.get('shop').state, 'aborted');
   assert.match(runner.get('shop').reason!, /4 was not discovered as a healthy app of shop within 5 min/);
+});
+
+test('promotion retires the stable version once every proxy holds the new weights and its traffic stopped; the weights go', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'meshctl-canary-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const figures = new FixedFigures();
+  const h = fakeHost({ shop: ['v1', 'v2'] });
+  let synced = false;
+  h.host.synced = () => synced;
+  const retired: string[] = [];
+  const launcher = { launch: async () => {}, retire: async (service: string, version: string) => (retired.push(`${service} ${version}`), 2) };
+  const runner = new CanaryRunner({ store: new CanaryStore(stateDir), figures, host: h.host, launcher, tickMs: 0 });
+  runner.start();
+  t.after(() => runner.stop());
+  runner.begin(start({ steps: [50, 100] }));
+  const p = runner.promote('shop');
+  assert.deepEqual(p.retirement, { state: 'waiting' });
+  assert.deepEqual(h.overrides.get('shop')?.weights, { v2: 100 });
+  runner.tick();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(retired, [], 'not while a proxy may still send to v1');
+  synced = true;
+  runner.tick();
+  // Traffic to v1 still ending: its counter moves, so the retirement waits for a quiet second.
+  setTimeout(() => figures.serve('v1', 10), 300);
+  const done = await eventually(() => {
+    const s = runner.get('shop');
+    assert.equal(s.retirement?.state, 'done');
+    return s;
+  }, { timeoutMs: 10_000 });
+  assert.deepEqual(retired, ['shop v1']);
+  assert.equal(done.retirement?.containers, 2);
+  assert.ok(done.history.some((e) => e.event === 'retired' && /v1: 2 containers stopped and removed/.test(e.detail ?? '')));
+  assert.deepEqual(h.overrides.get('shop')?.weights, { v2: 100 }, 'kept while discovery still sees v1');
+  h.versions.shop = ['v2'];
+  runner.tick();
+  assert.equal(h.overrides.get('shop')?.weights, undefined, 'one version is left: no weights');
+  runner.tick();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(retired, ['shop v1'], 'retired once');
 });
