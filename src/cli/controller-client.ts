@@ -84,6 +84,35 @@ export class ControllerClient {
     return this.#call(method, path, schema, body);
   }
 
+  /** A streaming route (tap): the open response, or the controller's refusal as a MeshError. No timeout; `signal` ends it. */
+  async stream(path: string, signal: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, { headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {}, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new MeshError('MESH_ERR_CONTROLLER_UNREACHABLE', `cannot reach the controller at ${this.url} (${cause})`);
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let reason = text.slice(0, 200);
+    let code: string | undefined;
+    try {
+      const e = ErrorResponse.parse(JSON.parse(text));
+      reason = e.error;
+      code = e.code;
+    } catch {
+      // not JSON: keep the text
+    }
+    if (res.status === 401) {
+      throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `GET ${path}: ${reason}`, `pass --token, set MESH_BOOTSTRAP_TOKEN, or run from the folder whose ${STATE_DIR}/bootstrap-token the controller wrote`);
+    }
+    if (res.status === 404 && code === 'not_found') throw new MeshError('MESH_ERR_NOT_FOUND', reason);
+    if (res.status === 400) throw new MeshError('MESH_ERR_USAGE', reason);
+    throw new MeshError('MESH_ERR_CONTROLLER_REJECTED', `GET ${path}: ${res.status} ${reason}`);
+  }
+
   async #call<T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;

@@ -34,6 +34,11 @@ export const ServiceOverride = z
     fault: FaultPolicy.optional(),
     // Routes tried before those of mesh.config.ts.
     routes: z.array(MeshRoute).optional(),
+    // Copy `percent` of the catch-all routes' requests to this version's subset (canary --mirror); answers discarded.
+    mirror: z.object({ version: z.string().min(1), percent: z.number().min(0).max(100) }).strict().optional(),
+    // Headers (canary --header) every proxy carries from an inbound request to the outbound calls of the same
+    // trace (W3C traceparent / B3 trace id); the union over all services goes into every snapshot.
+    propagateHeaders: z.array(z.string().min(1).transform((s) => s.toLowerCase())).optional(),
   })
   .strict();
 export type ServiceOverride = z.infer<typeof ServiceOverride>;
@@ -134,7 +139,10 @@ const TrafficFigures = z.object({
 export const MetricsResponse = z.object({
   at: z.number(),
   services: z.array(z.object({ service: z.string() }).extend(TrafficFigures.shape)),
-  edges: z.array(z.object({ source: z.string(), destination: z.string() }).extend(TrafficFigures.shape)),
+  // mtls: how the caller's sidecar reached the destination (its `tls` label); null when unknown. Optional so older controllers still parse.
+  edges: z.array(
+    z.object({ source: z.string(), destination: z.string() }).extend(TrafficFigures.shape).extend({ mtls: z.enum(['mtls', 'plaintext', 'mixed']).nullable().optional() }),
+  ),
   // Per route of a service, inbound side (route = the proxy's `route` label; "" when no route matched).
   // Optional so older controllers still parse.
   routes: z.array(z.object({ service: z.string(), route: z.string() }).extend(TrafficFigures.shape)).optional(),
@@ -145,3 +153,57 @@ export const MetricsResponse = z.object({
 export type MetricsResponse = z.infer<typeof MetricsResponse>;
 
 export const ErrorResponse = z.object({ error: z.string(), code: z.string().optional() });
+
+/** `meshctl tap` filter: query of the proxy's admin `GET /tap` and the controller's `GET /v1/tap/<service>`. */
+export const TapFilter = z
+  .object({
+    // Request path prefix.
+    path: z.string().startsWith('/', 'a path prefix starts with /').optional(),
+    // Status classes or codes, comma-separated: 5xx, 404, 2xx,304.
+    status: z
+      .string()
+      .regex(/^[1-5](xx|\d\d)(,[1-5](xx|\d\d))*$/i, 'a status class (5xx) or code (404), or several joined by commas')
+      .transform((s) => s.toLowerCase())
+      .optional(),
+    method: z
+      .string()
+      .regex(/^[A-Za-z]+$/, 'an HTTP method name (GET, POST, ...)')
+      .transform((s) => s.toUpperCase())
+      .optional(),
+  })
+  .strict();
+export type TapFilter = z.infer<typeof TapFilter>;
+
+/** One request seen by a tapped sidecar (`proxy` is added by the controller's fan-in). */
+export const TapRequest = z.object({
+  type: z.literal('request'),
+  time: z.string(),
+  proxy: z.string().optional(),
+  service: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  source: z.string(),
+  destination: z.string(),
+  method: z.string(),
+  path: z.string(),
+  authority: z.string().optional(),
+  route: z.string().optional(),
+  status: z.number(),
+  latencyMs: z.number(),
+  attempts: z.number(),
+  traceId: z.string().optional(),
+  upstream: z.string().optional(),
+  error: z.string().optional(),
+});
+export type TapRequest = z.infer<typeof TapRequest>;
+
+/** One NDJSON line of a tap stream. */
+export const TapMessage = z.discriminatedUnion('type', [
+  TapRequest,
+  // Lines a slow reader lost (at `proxy`, or at the controller when absent).
+  z.object({ type: z.literal('dropped'), count: z.number().int().min(1), proxy: z.string().optional() }),
+  // The controller: which sidecars of the service this stream listens to (sent again when that changes).
+  z.object({ type: z.literal('tapping'), service: z.string(), proxies: z.array(z.string()) }),
+  // The controller: one sidecar's tap failed or ended; it is tried again while the sidecar is connected.
+  z.object({ type: z.literal('proxy-error'), proxy: z.string(), error: z.string() }),
+]);
+export type TapMessage = z.infer<typeof TapMessage>;

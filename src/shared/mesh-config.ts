@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import {
   AuthzPolicy,
+  EndpointWait,
   FaultPolicy,
   HealthCheck,
   OutlierDetection,
@@ -65,6 +66,8 @@ const policyFields = {
   circuitBreaker: CircuitBreaker.optional(),
   outlierDetection: OutlierDetection.optional(),
   healthCheck: HealthCheck.optional(),
+  // How long and how many requests wait while the service has no endpoint (its sidecar or replicas recreated).
+  endpointWait: EndpointWait.optional(),
   rateLimit: RateLimitPolicy.optional(),
   lb: LoadBalancer.optional(),
   mtls: TlsMode.optional(),
@@ -93,6 +96,22 @@ export const MeshConfig = z
       .strict()
       .default({ protocol: 'http' }),
     services: z.record(serviceName, ServiceConfig).default({}),
+    // Every sidecar's telemetry: access logs, and span export over OTLP/HTTP (JSON) when an endpoint is set.
+    telemetry: z
+      .object({
+        accessLog: z.boolean().optional(),
+        tracing: z
+          .object({
+            // e.g. http://jaeger:4318 (spans go to /v1/traces), or a full URL with its path.
+            otlpEndpoint: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://jaeger:4318' }),
+            // Share of new traces recorded; a caller's sampled flag is always kept.
+            sampleRate: z.number().min(0).max(1).default(1),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

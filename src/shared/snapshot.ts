@@ -59,6 +59,8 @@ export const Route = z
     destinations: z.array(WeightedDestination).min(1),
     // Destination service name, for metrics and access logs.
     service: z.string().optional(),
+    // Copy this percent of the route's requests to `cluster`, fire-and-forget, answers discarded (shadow traffic).
+    mirror: z.object({ cluster: name, percent: z.number().min(0).max(100) }).strict().optional(),
     ...policySchemas.route,
   })
   .strict();
@@ -149,6 +151,16 @@ export const Snapshot = z
     listeners: z.array(Listener).default([]),
     clusters: z.array(Cluster).default([]),
     telemetry: Telemetry,
+    // Headers (canary test headers) remembered from an inbound request by its trace id and added to the outbound
+    // requests of the same trace (filters/header-propagation-filter.ts), for ttlMs, at most maxEntries traces.
+    headerPropagation: z
+      .object({
+        headers: z.array(z.string().min(1).transform((s) => s.toLowerCase())).min(1),
+        ttlMs: z.number().int().min(100).max(3_600_000).default(60_000),
+        maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .optional(),
     ...policySchemas.snapshot,
   })
   .strict()
@@ -174,6 +186,9 @@ export const Snapshot = z
             });
           }
         });
+        if (r.mirror && !clusters.has(r.mirror.cluster)) {
+          ctx.addIssue({ code: 'custom', path: ['listeners', li, 'routes', ri, 'mirror', 'cluster'], message: `mirror cluster "${r.mirror.cluster}" is not in clusters` });
+        }
         r.failover?.destinations.forEach((d, di) => {
           if (!clusters.has(d.cluster)) {
             ctx.addIssue({

@@ -1,13 +1,18 @@
 // The admin HTTP server: /ready, /metrics (Prometheus text), /config (live
-// snapshot), /stats (JSON for the dashboard). Never on the traffic path.
+// snapshot), /stats (JSON for the dashboard), /tap (live requests, NDJSON).
+// Never on the traffic path.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TapHub } from '../telemetry/tap-hub.ts';
+import { serveTap } from './tap-endpoint.ts';
 
 export interface AdminSource {
   ready(): boolean;
   metricsText(): string;
   configJson(): unknown;
   statsJson(): unknown;
+  /** Live request taps (`meshctl tap`); /tap answers 404 without it. */
+  tap?: TapHub;
 }
 
 export class AdminServer {
@@ -32,11 +37,13 @@ export class AdminServer {
         }
         case '/stats':
           return send(200, 'application/json', JSON.stringify(source.statsJson()) + '\n');
+        case '/tap':
+          if (source.tap !== undefined && req.method === 'GET') return serveTap(source.tap, req, res);
+          break;
         case '/':
-          return send(200, 'text/plain', 'meshctl proxy admin: /ready /metrics /config /stats\n');
-        default:
-          return send(404, 'text/plain', `no admin endpoint ${path}; try /ready /metrics /config /stats\n`);
+          return send(200, 'text/plain', 'meshctl proxy admin: /ready /metrics /config /stats /tap\n');
       }
+      return send(404, 'text/plain', `no admin endpoint ${req.method} ${path}; try /ready /metrics /config /stats /tap\n`);
     });
   }
 

@@ -7,6 +7,8 @@ import { AccessLog } from './access-log.ts';
 import { TLS_STATS } from './tls-stats.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
+import { TapHub } from './tap-hub.ts';
+import { SpanExporter } from './span-exporter.ts';
 
 interface HttpSeries {
   requests: Series;
@@ -44,18 +46,30 @@ export class ProxyTelemetry {
   readonly runtime = this.metrics.register(METRIC_PREFIX, RUNTIME_STATS);
   readonly tls = this.metrics.register(METRIC_PREFIX, TLS_STATS);
   readonly accessLog: AccessLog;
+  /** `meshctl tap` subscribers (admin /tap) and OTLP span export. */
+  readonly tap = new TapHub(this.metrics);
+  readonly spans = new SpanExporter(this.metrics);
   accessLogEnabled = true;
-  private readonly httpCache = new Map<string, HttpSeries>();
+  // Series cached per route (or listener, for requests no route matched), then source, version and
+  // status+tls: the hot path looks up strings it already has and a number, and builds no key string.
+  private readonly httpCache = new WeakMap<object, Map<string, Map<string, Map<number, HttpSeries>>>>();
 
   constructor(stream: NodeJS.WritableStream) {
     this.accessLog = new AccessLog(stream);
   }
 
-  private httpSeries(l: CompiledListener, destination: string, version: string, route: string, status: number, source = l.sourceService): HttpSeries {
-    const key = `${l.name}\u0000${source}\u0000${destination}\u0000${version}\u0000${route}\u0000${status}`;
-    let s = this.httpCache.get(key);
+  private httpSeries(l: CompiledListener, destination: string, version: string, route: string, status: number, source: string, tls: boolean, owner: object = l): HttpSeries {
+    // `owner` fixes listener, destination and route; the rest are the inner keys.
+    let bySource = this.httpCache.get(owner);
+    if (bySource === undefined) this.httpCache.set(owner, (bySource = new Map()));
+    let byVersion = bySource.get(source);
+    if (byVersion === undefined) bySource.set(source, (byVersion = new Map()));
+    let byStatus = byVersion.get(version);
+    if (byStatus === undefined) byVersion.set(version, (byStatus = new Map()));
+    const key = tls ? status + 1000 : status;
+    let s = byStatus.get(key);
     if (s === undefined) {
-      const labels = [l.direction, l.name, source, destination, version, route, responseClass(status), String(status)];
+      const labels = [l.direction, l.name, source, destination, version, route, responseClass(status), String(status), String(tls)];
       const vol = [l.direction, l.name, source, destination, route];
       s = {
         requests: this.http.requests_total.with(...labels),
@@ -63,7 +77,7 @@ export class ProxyTelemetry {
         reqBytes: this.http.request_bytes_total.with(...vol),
         resBytes: this.http.response_bytes_total.with(...vol),
       };
-      this.httpCache.set(key, s);
+      byStatus.set(key, s);
     }
     return s;
   }
@@ -76,7 +90,8 @@ export class ProxyTelemetry {
     const version = ex.cluster?.versionOf(ex.endpoint) ?? '';
     // On an mTLS listener the caller is the verified peer; plaintext callers stay the listener's default.
     const source = ex.peer?.service ?? l.sourceService;
-    const s = this.httpSeries(l, destination, version, route, ex.status, source);
+    // Inbound endpoints are the app's (never TLS), outbound ones a peer sidecar's: one test serves both directions.
+    const s = this.httpSeries(l, destination, version, route, ex.status, source, ex.peer !== undefined || ex.endpoint?.tls !== undefined, ex.route ?? l);
     s.requests.value++;
     s.duration.observe(durationNs / 1e9);
     s.reqBytes.value += ex.bytesIn;
@@ -85,6 +100,9 @@ export class ProxyTelemetry {
       const sp = ex.error.indexOf(' ');
       this.http.proxy_errors_total.with(l.direction, l.name, sp === -1 ? ex.error : ex.error.slice(0, sp)).value++;
     }
+    // Off unless someone taps / the request was sampled: one check each.
+    if (this.tap.active) this.tap.offer(ex, source, destination, route, durationNs);
+    if (ex.span !== undefined) this.spans.recordExchange(ex, source, destination, route, durationNs);
     if (!this.accessLogEnabled) return;
     const req = ex.req;
     this.accessLog.write({

@@ -6,7 +6,7 @@ import { randomFillSync } from 'node:crypto';
 const pool = Buffer.alloc(24 * 256);
 let offset = pool.length;
 
-function randomHex(bytes: number): string {
+export function randomHex(bytes: number): string {
   if (offset + bytes > pool.length) {
     randomFillSync(pool);
     offset = 0;
@@ -49,6 +49,27 @@ export function traceContext(traceparent: string | undefined, b3TraceId: string 
     const flags = sampled === '0' ? '00' : '01';
     return { add: `00-${traceId}-${spanId}-${flags}`, traceId };
   }
-  const traceId = randomHex(16);
-  return { add: `00-${traceId}-${randomHex(8)}-01`, traceId };
+  const add = newTraceparent();
+  return { add, traceId: add.slice(3, 35) };
+}
+
+// A new traceparent is written as ASCII bytes and decoded once: one string per request instead of two
+// hex strings, a template and its flattening (the trace id is a slice of it).
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const scratch = Buffer.from('00-00000000000000000000000000000000-0000000000000000-01', 'latin1');
+
+function newTraceparent(): string {
+  if (offset + 24 > pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  // Bytes 0-15 of the draw are the trace id (chars 3-34), 16-23 the span id (chars 36-51).
+  for (let i = 0; i < 24; i++) {
+    const b = pool[offset + i]!;
+    const at = i < 16 ? 3 + 2 * i : 4 + 2 * i;
+    scratch[at] = HEX[b >> 4]!;
+    scratch[at + 1] = HEX[b & 15]!;
+  }
+  offset += 24;
+  return scratch.toString('latin1');
 }
