@@ -25,6 +25,7 @@ need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v tmux >/dev/null || need_apt+=(tmux) # the dashboard test drives `meshctl top` in tmux
+command -v prometheus >/dev/null || need_apt+=(prometheus) # a real Prometheus scrapes the mesh in test/integration/observability
 if [ "${MESH_SETUP_BENCH:-}" = 1 ]; then # npm run bench compares against HAProxy and uses wrk
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v wrk >/dev/null || need_apt+=(wrk)

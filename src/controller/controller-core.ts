@@ -54,7 +54,13 @@ export class ControllerCore {
     this.#scraper = new MetricsScraper(() => this.hub.adminTargets(), { intervalMs: opts.scrapeMs ?? 1000 });
     this.canary = new CanaryRunner({
       store: new CanaryStore(opts.stateDir),
-      figures: opts.canaryFigures ?? { totals: (service) => this.#scraper.versionTotals(service) },
+      figures: opts.canaryFigures ?? {
+        totals: (service) => this.#scraper.versionTotals(service),
+        fresh: async (service) => {
+          await this.#scraper.scrapeNow(service);
+          return this.#scraper.versionTotals(service);
+        },
+      },
       host: {
         versions: (service) => {
           const apps = this.#registry.filter((w) => w.service === service && w.role === 'app');
@@ -63,6 +69,7 @@ export class ControllerCore {
         ready: (service, version) => this.#registry.some((w) => w.service === service && w.role === 'app' && w.version === version && w.healthy),
         override: (service) => this.overrides.get().services[service],
         putOverride: (body) => void this.putOverride(body),
+        synced: (service) => this.hub.status().every((p) => p.service !== service || !p.connected || p.inSync),
       },
       // With Docker discovery the controller holds the socket, so it can start canary containers itself.
       launcher: opts.canaryLauncher ?? (opts.discovery.status().kind === 'docker' ? lazyDockerLauncher(opts.project) : undefined),
@@ -85,6 +92,12 @@ export class ControllerCore {
     this.#snapshots = out.snapshots;
     this.#errors = out.errors;
     this.hub.setDesired(out.snapshots);
+  }
+
+  /** New trust bundle or leaf generation from the CA (root rotation, `meshctl certs rotate`): rebuild and push. */
+  setCerts(certs: BuildInput['certs']): void {
+    this.#certs = certs;
+    this.rebuild();
   }
 
   setConfig(config: MeshConfig): void {
@@ -148,6 +161,11 @@ export class ControllerCore {
 
   metrics() {
     return this.#scraper.aggregate();
+  }
+
+  /** Each proxy's latest scrape (the controller's own Prometheus /metrics sums their cumulative totals). */
+  latestScrapes() {
+    return this.#scraper.latest();
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MeshError } from '../shared/errors.ts';
 import { loadMeshConfig, loadMeshConfigOrThrow } from './config/load-config.ts';
+import { applyTracingDefault } from './config/tracing-default.ts';
 import { StaticDiscovery } from './discovery/static-discovery.ts';
 import type { DiscoverySource } from './discovery/discovery-source.ts';
 import { startController } from './start-controller.ts';
@@ -28,7 +29,7 @@ export async function runController(opts: RunControllerOptions): Promise<void> {
   const pm = opts.pushListen === undefined ? undefined : /^(.+):(\d+)$/.exec(opts.pushListen);
   if (pm === null) throw new MeshError('MESH_ERR_USAGE', `--push-listen ${opts.pushListen}: expected host:port, e.g. 0.0.0.0:15011`);
   const loadOpts = { configPath: opts.config, composePath: opts.file };
-  const config = await loadMeshConfigOrThrow(loadOpts);
+  const config = applyTracingDefault(await loadMeshConfigOrThrow(loadOpts));
   const stateDir = resolve(opts.stateDir);
   const token = opts.token ?? process.env.MESH_BOOTSTRAP_TOKEN ?? readOrCreateToken(stateDir);
   const discovery = await pickDiscovery(opts.discovery, opts.project);
@@ -39,6 +40,7 @@ export async function runController(opts: RunControllerOptions): Promise<void> {
     stateDir,
     listen: { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) },
     token,
+    log: (msg) => log({ msg }),
     ...(pm ? { pushListen: { host: pm[1]!.replace(/^\[|\]$/g, ''), port: Number(pm[2]) }, pushDnsNames: opts.pushDns ? [opts.pushDns] : [] } : {}),
   });
   log({ msg: 'controller listening', url: ctl.url, ...(ctl.pushUrl ? { pushUrl: ctl.pushUrl } : {}), project: opts.project, discovery: opts.discovery, stateDir });
@@ -46,7 +48,7 @@ export async function runController(opts: RunControllerOptions): Promise<void> {
   process.on('SIGHUP', () => {
     void loadMeshConfig(loadOpts).then((r) => {
       if (r.ok) {
-        ctl.setConfig(r.config);
+        ctl.setConfig(applyTracingDefault(r.config));
         log({ msg: 'config reloaded', file: r.file });
       } else log({ msg: 'config rejected; keeping the running one', errors: r.errors });
     });

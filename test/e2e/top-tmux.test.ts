@@ -70,7 +70,8 @@ test('meshctl top in tmux: views, sort, filter and quit by keys', { skip: !hasTm
   });
   await tmux('send-keys', '-t', 'top', '2');
   await until('2-edges', (s) => {
-    assert.match(s, /^[› ] web → product\s+\d+(\.\d)?\s+75\.00%.*unknown$/m);
+    // The sidecars talk mTLS (the harness mesh runs the controller's CA): the edge says so.
+    assert.match(s, /^[› ] web → product\s+\d+(\.\d)?\s+75\.00%.*\byes$/m);
     assert.doesNotMatch(s, /web → web|unknown → /, 'idle pseudo-edges are not shown');
   });
   // One key at a time, as a person types: keys sent together arrive as one paste.
@@ -102,6 +103,8 @@ test('meshctl top in tmux: views, sort, filter and quit by keys', { skip: !hasTm
   await until('6-proxies', (s) => {
     assert.match(s, /PROXY ▲/);
     assert.match(s, /^  product-mesh\s+product\s+\d+\s+in sync/m);
+    // The CA's 24 h leaf, renewed at 2/3: between 8 h and 24 h left.
+    assert.match(s, /^  product-mesh\s.*\bin (\d|1\d|2[0-3])h\d\dm\b/m);
   });
   // The terminal shrinks to 80 columns: the frame follows (short help line, nothing wider than the screen).
   // Which columns go at 80 is covered with long names in test/unit/ui/dashboard.test.ts.

@@ -1,7 +1,7 @@
 // A small live mesh: a real controller (static discovery, its CA on, so the
 // sidecars talk mTLS as in production) and two real proxies, web → product,
-// in front of an upstream that answers /fail with failStatus and anything
-// else with 200. Everything closes in t.after.
+// in front of an upstream that answers /fail with failStatus, /slow with 200
+// after slowMs, and anything else with 200 at once. Everything closes in t.after.
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,11 +14,12 @@ import { api, inProcessController, loopbackWorkloads, tempDir, TOKEN, writeWorkl
 
 type T = { after(fn: () => Promise<void> | void): void };
 
-export async function startWebProductMesh(t: T, { failStatus = 503 } = {}) {
+export async function startWebProductMesh(t: T, { failStatus = 503, slowMs = 100 } = {}) {
   const dir = tempDir(t);
   const app = createServer((req, res) => {
     res.statusCode = req.url === '/fail' ? failStatus : 200;
-    res.end('ok');
+    if (req.url === '/slow') setTimeout(() => res.end('ok'), slowMs);
+    else res.end('ok');
   });
   await new Promise<void>((r) => app.listen(0, '127.0.20.1', r));
   t.after(() => new Promise<void>((r) => app.close(() => r())));

@@ -3,7 +3,7 @@
 // edges into and out of it.
 import { ControllerClient } from '../controller-client.ts';
 import { MeshError } from '../../shared/errors.ts';
-import { fetchMeshData, type MeshData } from './fetch-mesh-data.ts';
+import { controllerSource, fetchMeshData, type MeshData } from './fetch-mesh-data.ts';
 import { formatPlainTable } from './table-model.ts';
 import { edgesTable, routesTable, servicesTable } from './view-tables.ts';
 
@@ -11,7 +11,7 @@ export type StatOptions = { controller?: string; token?: string; json?: boolean 
 
 export async function runStat(service: string | undefined, opts: StatOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const client = await ControllerClient.connect({ url: opts.controller, token: opts.token });
-  const data = await fetchMeshData(client);
+  const data = await fetchMeshData(controllerSource(client));
   const view = service ? only(data, service) : data;
   const m = view.metrics;
   if (opts.json) {

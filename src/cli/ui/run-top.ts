@@ -6,7 +6,7 @@ import { render, renderToString } from 'ink';
 import { ControllerClient } from '../controller-client.ts';
 import { MeshError } from '../../shared/errors.ts';
 import { Dashboard } from './dashboard.ts';
-import { fetchMeshData } from './fetch-mesh-data.ts';
+import { controllerSource, fetchMeshData } from './fetch-mesh-data.ts';
 import { createPalette } from './palette.ts';
 import { parseDuration } from '../parse-duration.ts';
 import { TopApp } from './top-app.ts';
@@ -31,7 +31,7 @@ export async function runTop(opts: TopOptions): Promise<void> {
     throw new MeshError('MESH_ERR_USAGE', `--view: "${opts.view}" is not a view`, `use one of ${VIEWS.join(', ')}`);
   }
   const ui = initialUiState(opts.view as ViewName, opts.service);
-  const client = await ControllerClient.connect({ url: opts.controller, token: opts.token });
+  const client = controllerSource(await ControllerClient.connect({ url: opts.controller, token: opts.token }));
   const palette = createPalette({ isTTY: process.stdout.isTTY });
 
   if (opts.once || opts.json) {

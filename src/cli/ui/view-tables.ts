@@ -93,7 +93,6 @@ export function edgesTable(data: MeshData, t: Thresholds = DEFAULT_THRESHOLDS): 
   const columns: Column[] = [
     { key: 'name', title: 'SOURCE → DESTINATION', align: 'left', priority: 0 },
     ...figureColumns,
-    // Identity is not wired into the metrics yet: say "unknown" rather than guess.
     { key: 'mtls', title: 'MTLS', align: 'left', priority: 1 },
   ];
   // The aggregate also lists idle pseudo-edges (gauges without a destination,
@@ -101,9 +100,34 @@ export function edgesTable(data: MeshData, t: Thresholds = DEFAULT_THRESHOLDS): 
   const live = data.metrics.edges.filter((e) => e.rps > 0 || e.successRate !== null || e.activeConnections > 0);
   const rows = live.map((e): Row => {
     const name = `${e.source} → ${e.destination}`;
-    return { id: name, name, cells: { name: text(name), ...figureCells(e, t), mtls: text('unknown', 'dim') } };
+    return { id: name, name, cells: { name: text(name), ...figureCells(e, t), mtls: mtlsCell(e.mtls) } };
   });
   return { columns, rows, empty: 'no traffic between services in the last few seconds' };
+}
+
+/** How the caller's sidecar reached the destination (its `tls` metric label); plaintext inside the mesh is worth a look. */
+export function mtlsCell(m: MetricsResponse['edges'][number]['mtls']): Cell {
+  switch (m) {
+    case 'mtls':
+      return text('yes', 'ok');
+    case 'plaintext':
+      return text('no', 'warn');
+    case 'mixed':
+      return text('partly', 'warn');
+    default:
+      return text('unknown', 'dim');
+  }
+}
+
+/** Time left on the proxy's leaf: its own (by proxy id) when the CA knows it, else its service's latest. */
+export function certCell(data: MeshData, proxyId: string, service: string): Cell {
+  const leaf = data.certs?.leaves?.find((l) => l.proxyId === proxyId) ?? data.certs?.services.find((l) => l.service === service);
+  if (!leaf) return text(NONE, 'dim');
+  const left = Date.parse(leaf.notAfter) - data.at;
+  if (left <= 0) return { text: `expired ${formatAge(-left)} ago`, sort: left, tone: 'bad' };
+  // Sidecars renew at 2/3 of the lifetime: less than a third left means a renewal is overdue.
+  const lifetime = Date.parse(leaf.notAfter) - Date.parse(leaf.notBefore);
+  return { text: `in ${formatAge(left)}`, sort: left, tone: left < lifetime / 3 ? 'warn' : 'plain' };
 }
 
 export function routesTable(data: MeshData, service: string | undefined, t: Thresholds = DEFAULT_THRESHOLDS): TableModel {
@@ -146,8 +170,7 @@ export function proxiesTable(data: MeshData, t: Thresholds = DEFAULT_THRESHOLDS)
         sync: p.inSync ? text('in sync', 'ok') : text(p.ack && !p.ack.ok ? 'rejected' : 'behind', p.ack && !p.ack.ok ? 'bad' : ageTone),
         age: { text: p.lastSyncAgeMs === undefined ? 'never' : formatAge(p.lastSyncAgeMs), sort: p.lastSyncAgeMs ?? Infinity, tone: ageTone },
         connected: text(p.connected ? 'open' : 'closed', p.connected ? 'plain' : 'bad'),
-        // Certificates are not reported by the controller yet.
-        cert: text(NONE, 'dim'),
+        cert: certCell(data, p.proxyId, p.service),
         error: text(p.ack && !p.ack.ok ? (p.ack.error ?? 'rejected') : '', 'bad'),
       },
     };

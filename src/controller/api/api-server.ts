@@ -21,7 +21,10 @@ import type { ControllerCore } from '../controller-core.ts';
 import { CanaryList, CanaryStart, CanaryStatus, CanaryWeightPut } from '../../shared/canary.ts';
 import { MeshError } from '../../shared/errors.ts';
 import { certsRoutes, type CertsApi } from './certs-routes.ts';
+import { tapRoute } from './tap-route.ts';
 import { formatIssues } from '../../shared/snapshot.ts';
+import { controllerMetricsText } from '../metrics/controller-metrics-text.ts';
+import { prometheusTargets } from '../metrics/prometheus-targets.ts';
 
 const MAX_BODY = 1 << 20;
 
@@ -41,10 +44,14 @@ async function handle(core: ControllerCore, req: IncomingMessage, res: ServerRes
   const url = new URL(req.url ?? '/', 'http://controller');
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /v1/health') return reply(res, HealthResponse, core.health());
+  // Prometheus text, unauthenticated like the proxies' admin /metrics on the same network: figures, no secrets.
+  if (route === 'GET /metrics') return sendMetricsText(res, core, certs);
+  // Prometheus http_sd: the sidecars' admin addresses, unauthenticated for the same reason.
+  if (route === 'GET /v1/metrics/targets') return send(res, 200, prometheusTargets(core.hub.adminTargets()));
   // The sign route authenticates by service token too, so it comes before the bearer check.
   if (certs && route === 'POST /v1/certs/sign' && (await certsRoutes(certs, req, res, authorized(req), send))) return;
   if (!authorized(req)) return send(res, 401, { error: 'missing or wrong bearer token', code: 'unauthorized' });
-  if (certs && route === 'GET /v1/certs' && (await certsRoutes(certs, req, res, true, send))) return;
+  if (certs && (route === 'GET /v1/certs' || route === 'POST /v1/certs/rotate') && (await certsRoutes(certs, req, res, true, send))) return;
 
   switch (route) {
     case 'GET /v1/push/subscribe': {
@@ -81,6 +88,7 @@ async function handle(core: ControllerCore, req: IncomingMessage, res: ServerRes
       return reply(res, Overrides, core.clearOverride(url.searchParams.get('service') ?? undefined));
   }
   if (url.pathname === '/v1/canary' || url.pathname.startsWith('/v1/canary/')) return canary(core, req, res, url.pathname);
+  if (req.method === 'GET' && url.pathname.startsWith('/v1/tap/')) return tapRoute(core, req, res, url);
   if (req.method === 'GET' && url.pathname.startsWith('/v1/snapshots/')) {
     const snap = core.snapshotFor(decodeURIComponent(url.pathname.slice('/v1/snapshots/'.length)));
     return snap ? send(res, 200, snap) : send(res, 404, { error: 'no snapshot for that proxy id' });
@@ -123,6 +131,17 @@ async function canary(core: ControllerCore, req: IncomingMessage, res: ServerRes
     return send(res, status, { error: `${err.message} (${err.hint})`, code: err.code });
   }
   return send(res, 404, { error: `no route ${req.method} ${path}` });
+}
+
+function sendMetricsText(res: ServerResponse, core: ControllerCore, certs?: CertsApi) {
+  const text = controllerMetricsText({
+    proxies: core.hub.status(),
+    health: core.health(),
+    aggregate: core.metrics(),
+    latest: core.latestScrapes(),
+    leaves: certs?.ca.leaves(),
+  });
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
 function reply<T extends z.ZodType>(res: ServerResponse, schema: T, body: z.input<T>) {

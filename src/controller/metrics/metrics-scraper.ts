@@ -7,7 +7,7 @@
 // picked endpoint's version) both as rates and as cumulative totals for the
 // canary engine.
 import { parsePrometheusText, type Sample } from './prometheus-text.ts';
-import type { VersionTotals } from '../../shared/canary.ts';
+import { mirrorFiguresKey, type VersionTotals } from '../../shared/canary.ts';
 
 type Target = { proxyId: string; service: string; url: string };
 type Scrape = { at: number; samples: Sample[] };
@@ -22,6 +22,7 @@ export class MetricsScraper {
   #history = new Map<string, { service: string; scrapes: Scrape[] }>();
   #errors = new Map<string, string>();
   #running = false;
+  #current: Promise<void> = Promise.resolve();
 
   constructor(targets: () => Target[], opts: { intervalMs?: number } = {}) {
     this.#targets = targets;
@@ -40,6 +41,8 @@ export class MetricsScraper {
   async scrapeOnce(): Promise<void> {
     if (this.#running) return; // a slow proxy must not pile up scrapes
     this.#running = true;
+    let done!: () => void;
+    this.#current = new Promise<void>((r) => (done = r));
     try {
       const targets = this.#targets();
       const live = new Set(targets.map((t) => t.proxyId));
@@ -48,6 +51,24 @@ export class MetricsScraper {
       await Promise.all(targets.map((t) => this.#scrape(t)));
     } finally {
       this.#running = false;
+      done();
+    }
+  }
+
+  /**
+   * Scrapes one service's proxies now (the canary engine's window edges), after any scrape under way, so the
+   * samples it adds are the newest; the periodic scrape skips while it runs.
+   */
+  async scrapeNow(service: string): Promise<void> {
+    while (this.#running) await this.#current;
+    this.#running = true;
+    let done!: () => void;
+    this.#current = new Promise<void>((r) => (done = r));
+    try {
+      await Promise.all(this.#targets().filter((t) => t.service === service).map((t) => this.#scrape(t)));
+    } finally {
+      this.#running = false;
+      done();
     }
   }
 
@@ -64,7 +85,7 @@ export class MetricsScraper {
 
   aggregate() {
     const services = new Map<string, Acc>();
-    const edges = new Map<string, Acc & { source: string; destination: string }>();
+    const edges = new Map<string, Acc & { source: string; destination: string; tls: TlsCount }>();
     const routes = new Map<string, Acc & { service: string; route: string }>();
     const versions = new Map<string, Acc & { service: string; version: string }>();
     for (const { service, scrapes } of this.#history.values()) {
@@ -95,8 +116,15 @@ export class MetricsScraper {
         }
         if (dir !== 'inbound') {
           const k = `${src}\u0000${dst}`;
-          if (!edges.has(k)) edges.set(k, { ...newAcc(), source: src, destination: dst });
-          targets.push(edges.get(k)!);
+          if (!edges.has(k)) edges.set(k, { ...newAcc(), source: src, destination: dst, tls: { window: [0, 0], ever: [0, 0] } });
+          const e = edges.get(k)!;
+          targets.push(e);
+          // The caller's sidecar labels each request with whether its hop went over mesh mTLS.
+          if (s.labels.tls !== undefined && /requests_total$/.test(s.name)) {
+            const i = s.labels.tls === 'true' ? 0 : 1;
+            e.tls.window[i] += delta;
+            e.tls.ever[i] += s.value;
+          }
         }
         if (s.name.endsWith('_active_connections') || s.name === 'active_connections') {
           // Listener gauge: no destination label, so it belongs to the proxy's own service.
@@ -132,7 +160,7 @@ export class MetricsScraper {
       services: [...services].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([service, a]) => ({ service, ...figures(a) })),
       edges: [...edges.values()]
         .sort((a, b) => (`${a.source}/${a.destination}` < `${b.source}/${b.destination}` ? -1 : 1))
-        .map((e) => ({ source: e.source, destination: e.destination, ...figures(e) })),
+        .map((e) => ({ source: e.source, destination: e.destination, ...figures(e), mtls: mtlsOf(e.tls) })),
       routes: [...routes.values()]
         .sort((a, b) => (`${a.service}/${a.route}` < `${b.service}/${b.route}` ? -1 : 1))
         .map((r) => ({ service: r.service, route: r.route, ...figures(r) })),
@@ -156,14 +184,16 @@ export class MetricsScraper {
       if (!last) continue;
       if (h.service === service) seen = true;
       for (const s of last.samples) {
-        const version = s.labels.destination_version;
+        // A version's answers to mirrored copies (canary --mirror) count apart, under mirror:<version>.
+        const mirrored = s.name.endsWith('mirror_responses_total') || s.name.endsWith('mirror_duration_seconds_bucket');
+        const version = s.labels.destination_version && (mirrored ? mirrorFiguresKey(s.labels.destination_version) : s.labels.destination_version);
         if (!version || s.labels.direction !== 'inbound' || (s.labels.destination_service || h.service) !== service) continue;
         if (!out.has(version)) out.set(version, { requests: 0, errors: 0, buckets: new Map() });
         const v = out.get(version)!;
-        if (/requests_total$/.test(s.name)) {
+        if (/requests_total$/.test(s.name) || (mirrored && s.name.endsWith('_total'))) {
           v.requests += s.value;
-          if (s.labels.response_class === '5xx' || Number(s.labels.status_code) >= 500) v.errors += s.value;
-        } else if (/request_duration_seconds_bucket$/.test(s.name) && s.labels.le !== undefined) {
+          if (s.labels.response_class === '5xx' || s.labels.response_class === 'error' || Number(s.labels.status_code) >= 500) v.errors += s.value;
+        } else if (/(request|mirror)_duration_seconds_bucket$/.test(s.name) && s.labels.le !== undefined) {
           const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
           v.buckets.set(le, (v.buckets.get(le) ?? 0) + s.value);
         }
@@ -178,6 +208,16 @@ export class MetricsScraper {
     );
   }
 
+  /** Each proxy's latest scrape, for the controller's own /metrics (cumulative totals per service and edge). */
+  latest(): { proxyId: string; service: string; samples: Sample[] }[] {
+    const out: { proxyId: string; service: string; samples: Sample[] }[] = [];
+    for (const [proxyId, h] of this.#history) {
+      const last = h.scrapes[h.scrapes.length - 1];
+      if (last) out.push({ proxyId, service: h.service, samples: last.samples });
+    }
+    return out;
+  }
+
   /** One scrape's text from a proxy (also how tests feed synthetic figures). */
   ingest(proxyId: string, service: string, text: string, at = Date.now()): void {
     const h = this.#history.get(proxyId) ?? { service, scrapes: [] };
@@ -188,6 +228,13 @@ export class MetricsScraper {
 }
 
 type Acc = { total: number; ok: number; retries: number; active: number; buckets: Map<number, number> };
+/** Requests over mTLS / not, in the window and since the proxy started: [tls, plaintext]. */
+type TlsCount = { window: [number, number]; ever: [number, number] };
+/** The window decides; an edge idle in the window keeps what its counters say overall; null: no `tls` label seen. */
+function mtlsOf(c: TlsCount): 'mtls' | 'plaintext' | 'mixed' | null {
+  const [yes, no] = c.window[0] + c.window[1] > 0 ? c.window : c.ever;
+  return yes > 0 && no > 0 ? 'mixed' : yes > 0 ? 'mtls' : no > 0 ? 'plaintext' : null;
+}
 const newAcc = (): Acc => ({ total: 0, ok: 0, retries: 0, active: 0, buckets: new Map() });
 function acc(m: Map<string, Acc>, k: string): Acc {
   if (!m.has(k)) m.set(k, newAcc());

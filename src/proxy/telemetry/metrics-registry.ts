@@ -100,7 +100,8 @@ export class MetricsRegistry {
   render(): string {
     const out: string[] = [];
     for (const fam of this.families.values()) {
-      out.push(`# HELP ${fam.name} ${fam.spec.help}`, `# TYPE ${fam.name} ${fam.spec.type}`);
+      // HELP text escapes only backslash and newline (text format 0.0.4).
+      out.push(`# HELP ${fam.name} ${fam.spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${fam.name} ${fam.spec.type}`);
       const names = fam.spec.labels;
       for (const s of fam.series.values()) {
         if (fam.spec.type !== 'histogram') {

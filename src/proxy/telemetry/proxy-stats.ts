@@ -4,7 +4,9 @@ import type { StatSpec } from './metrics-registry.ts';
 
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-const httpLabels = ['direction', 'listener', 'source_service', 'destination_service', 'destination_version', 'route', 'response_class', 'status_code'] as const;
+// `tls`: "true" when the hop was mesh mTLS (inbound: the caller presented a verified
+// mesh certificate; outbound: the upstream connection is mTLS to a peer sidecar).
+const httpLabels = ['direction', 'listener', 'source_service', 'destination_service', 'destination_version', 'route', 'response_class', 'status_code', 'tls'] as const;
 const httpVolumeLabels = ['direction', 'listener', 'source_service', 'destination_service', 'route'] as const;
 const tcpLabels = ['direction', 'listener', 'source_service', 'destination_service'] as const;
 

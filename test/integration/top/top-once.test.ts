@@ -31,6 +31,8 @@ test('top --once --json reports the live rps and the exact error rate; stat and 
       // Every request of the window came in whole batches of four, one failing: exactly 75 %.
       assert.equal(svc.successRate, 0.75, JSON.stringify(svc));
       assert.equal(edge?.successRate, 0.75, JSON.stringify(edge));
+      // The caller's sidecar reached product over mTLS (the harness runs the controller's CA).
+      assert.equal(edge?.mtls, 'mtls', JSON.stringify(edge));
       return d;
     },
     { timeoutMs: 40_000, intervalMs: 200 },
@@ -43,10 +45,18 @@ test('top --once --json reports the live rps and the exact error rate; stat and 
   assert.ok(routes.length >= 1 && routes.some((r: { rps: number }) => r.rps > 0), JSON.stringify(data.metrics.routes));
 
   // The same numbers as text: one frame of the services view, and stat's table.
-  const frame = await meshctl(['top', '--once', ...cli], { COLUMNS: '100' });
-  assert.equal(frame.code, 0, frame.stderr);
+  // Load first: on a busy machine the figures' 5 s window may have lapsed since the JSON round.
+  const frame = await eventually(
+    async () => {
+      await batch();
+      const f = await meshctl(['top', '--once', ...cli], { COLUMNS: '100' });
+      assert.equal(f.code, 0, f.stderr);
+      assert.match(f.stdout, /^\s+product\s+\d+\.\d\s+\d+\.\d\d%/m);
+      return f;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   assert.match(frame.stdout, /SERVICE ▲\s+RPS\s+SUCCESS/);
-  assert.match(frame.stdout, /^\s+product\s+\d+\.\d\s+\d+\.\d\d%/m);
   assert.match(frame.stdout, /project test/);
   assert.ok(!frame.stdout.includes('\x1b['), 'NO_COLOR output has no escape codes');
   const stat = await meshctl(['stat', 'product', '--json', ...cli]);
@@ -54,10 +64,16 @@ test('top --once --json reports the live rps and the exact error rate; stat and 
   const s = JSON.parse(stat.stdout);
   assert.deepEqual(s.services.map((x: { service: string }) => x.service), ['product']);
   assert.ok(s.edges.every((e: { source: string; destination: string }) => e.source === 'product' || e.destination === 'product'));
-  const table = await meshctl(['stat', ...cli]);
-  assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^SERVICE\s+RPS\s+SUCCESS\s+P50\s+P95\s+P99\s+RETRY\/S\s+CONNS$/m);
-  assert.match(table.stdout, /^web → product\s/m);
+  await eventually(
+    async () => {
+      await batch();
+      const table = await meshctl(['stat', ...cli]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^SERVICE\s+RPS\s+SUCCESS\s+P50\s+P95\s+P99\s+RETRY\/S\s+CONNS$/m);
+      assert.match(table.stdout, /^web → product\s/m);
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   // A canary split set through the controller's overrides shows as version rows with their weights.
   const put = await api(ctl.url, 'PUT', '/v1/overrides', { service: 'product', weights: { v1: 90, v2: 10 } });
   assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -66,6 +82,21 @@ test('top --once --json reports the live rps and the exact error rate; stat and 
   assert.match(canary.stdout, /SERVICE ▲.*WEIGHT/);
   assert.match(canary.stdout, /^\s+└ v1\s+90%$/m);
   assert.match(canary.stdout, /^\s+└ v2\s+10%$/m);
+  // The leaves the CA signed ride along for the proxies view's certificate expiry.
+  assert.deepEqual(data.certs.services.map((c: { service: string }) => c.service).sort(), ['product', 'web']);
+  const proxies = await meshctl(['top', '--once', '--view', 'proxies', ...cli], { COLUMNS: '140' });
+  assert.equal(proxies.code, 0, proxies.stderr);
+  assert.match(proxies.stdout, /CERT EXPIRY/);
+  assert.match(proxies.stdout, /^\s+product-mesh\s.*\bin (\d|1\d|2[0-3])h\d\dm\b/m);
+  // The edges view lists edges with traffic in the window: send some first (a slow machine may have let it lapse).
+  await eventually(
+    async () => {
+      await batch();
+      const edges = await meshctl(['top', '--once', '--view', 'edges', ...cli], { COLUMNS: '140' });
+      assert.match(edges.stdout, /^\s+web → product\s.*\byes$/m);
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   const unknown = await meshctl(['stat', 'nosuch', ...cli]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /no service named "nosuch"/);

@@ -48,11 +48,17 @@ test('at 80 columns the least important columns go and every line fits', () => {
   assert.ok(headerOf(frame({ width: 120 })).includes('CONNS'));
 });
 
-test('edges view: source → destination with the same figures and mTLS unknown', () => {
+test('edges view: source → destination with the same figures and whether the edge is mTLS', () => {
   const f = frame({ ui: initialUiState('edges') });
   const header = headerOf(f);
   for (const col of ['SOURCE → DESTINATION', 'RPS', 'SUCCESS', 'P99', 'MTLS']) assert.ok(header.includes(col), header);
-  assert.match(rowOf(f, 'checkout-frontend → payments'), /12\.0\s+90\.00%.*unknown$/);
+  assert.match(rowOf(f, 'checkout-frontend → payments'), /12\.0\s+90\.00%.*\byes$/);
+  assert.match(rowOf(f, 'checkout-frontend → inventory'), /80\.0\s+97\.00%.*\bno$/);
+  // A controller that does not say (older, or no request seen yet): "unknown", never a guess.
+  const old = meshData();
+  old.metrics.edges = old.metrics.edges.map(({ mtls: _, ...e }) => e);
+  const g = frame({ ui: initialUiState('edges'), state: { data: old, stale: false, lastOkAt: AT, checkedAt: AT } });
+  assert.match(rowOf(g, 'checkout-frontend → payments'), /unknown$/);
 });
 
 test('routes view: one service\'s routes from the per-route figures', () => {
@@ -65,7 +71,7 @@ test('routes view: one service\'s routes from the per-route figures', () => {
   assert.match(none, /pick a service/);
 });
 
-test('proxies view: version, sync state, sync age with the stale one in red, cert expiry unknown', () => {
+test('proxies view: version, sync state, sync age with the stale one in red, certificate expiry', () => {
   const f = frame({ ui: initialUiState('proxies'), palette: colour });
   const header = headerOf(f);
   for (const col of ['PROXY', 'SERVICE', 'VERSION', 'SYNC', 'SYNC AGE', 'CERT EXPIRY']) assert.ok(header.includes(col), header);
@@ -75,6 +81,14 @@ test('proxies view: version, sync state, sync age with the stale one in red, cer
   assert.ok(raw.includes('\x1b[31m') && raw.includes('45s'), JSON.stringify(raw));
   const fresh = f.split('\n').find((l) => l.includes('checkout-frontend-mesh'))!;
   assert.ok(!fresh.includes('\x1b[31m'), 'an in-sync proxy is not red');
+  // The proxy's own leaf, else its service's latest; under a third of the lifetime left is yellow (renewal overdue).
+  assert.match(rowOf(f, 'checkout-frontend-mesh'), /in 20h00m/);
+  assert.match(rowOf(f, 'payments-mesh'), /in 2h00m/);
+  assert.match(raw, /\x1b\[33m\s*in 2h00m/);
+  const noCa = meshData();
+  delete noCa.certs;
+  const g = frame({ ui: initialUiState('proxies'), state: { data: noCa, stale: false, lastOkAt: AT, checkedAt: AT } });
+  assert.doesNotMatch(rowOf(g, 'payments-mesh'), /in \d/);
 });
 
 test('controller unreachable: a banner with the age of the last good data, the old figures stay', () => {

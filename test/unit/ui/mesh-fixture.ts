@@ -1,5 +1,6 @@
 // Fixed controller data for the dashboard tests: three services (one with a
-// canary split), two edges, routes, and proxies in and out of sync.
+// canary split), two edges (one mTLS, one plaintext), routes, proxies in and
+// out of sync, and the leaves the CA issued them.
 import type { MeshData, MeshDataSource } from '../../../src/cli/ui/fetch-mesh-data.ts';
 
 export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
@@ -14,6 +15,16 @@ const fig = (rps: number, successRate: number | null, p50: number | null, p95: n
   activeConnections: conns,
 });
 
+const HOUR = 3_600_000;
+const leaf = (service: string, serial: string, fromH: number, toH: number) => ({
+  service,
+  spiffeId: `spiffe://mesh.local/compose/shop/svc/${service}`,
+  serial,
+  notBefore: new Date(AT + fromH * HOUR).toISOString(),
+  notAfter: new Date(AT + toH * HOUR).toISOString(),
+  issuer: 'mesh root',
+});
+
 export function meshData(over: Partial<MeshData> = {}): MeshData {
   return {
     at: AT,
@@ -25,8 +36,8 @@ export function meshData(over: Partial<MeshData> = {}): MeshData {
         { service: 'inventory', ...fig(80, 0.97, 2, 4, 600, 0, 11) },
       ],
       edges: [
-        { source: 'checkout-frontend', destination: 'payments', ...fig(12, 0.9, 20, 300, 1200, 1.5, 2) },
-        { source: 'checkout-frontend', destination: 'inventory', ...fig(80, 0.97, 2, 4, 600, 0, 4) },
+        { source: 'checkout-frontend', destination: 'payments', ...fig(12, 0.9, 20, 300, 1200, 1.5, 2), mtls: 'mtls' },
+        { source: 'checkout-frontend', destination: 'inventory', ...fig(80, 0.97, 2, 4, 600, 0, 4), mtls: 'plaintext' },
       ],
       routes: [
         { service: 'payments', route: 'charge', ...fig(10, 0.88, 22, 310, 1300) },
@@ -41,6 +52,13 @@ export function meshData(over: Partial<MeshData> = {}): MeshData {
     ],
     health: { ok: true, project: 'shop', discovery: { kind: 'docker', stale: false, lastEventAgeMs: 1000 }, buildErrors: [], proxies: 2 },
     overrides: { services: { payments: { weights: { v1: 90, v2: 10 } } } },
+    certs: {
+      trustDomain: 'mesh.local',
+      roots: [],
+      // checkout-frontend-mesh: its own leaf (by proxy id), 20 h of 24 h left. payments: only the service's latest, 2 h left.
+      services: [leaf('checkout-frontend', 'aa', -4, 20), leaf('payments', 'bb', -22, 2)],
+      leaves: [{ ...leaf('checkout-frontend', 'aa', -4, 20), proxyId: 'checkout-frontend-mesh' }],
+    },
     services: [
       { name: 'checkout-frontend', versions: ['v1'], ports: [8080], endpoints: [] },
       { name: 'inventory', versions: ['v1'], ports: [8080], endpoints: [] },
