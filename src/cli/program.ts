@@ -11,6 +11,7 @@ import { registerImage } from './commands/image.ts';
 import { registerSampleApp } from './commands/sample-app.ts';
 import { registerTop } from './commands/top.ts';
 import { registerStat } from './commands/stat.ts';
+import { registerTap } from './commands/tap.ts';
 import { registerUp } from './commands/up.ts';
 import { registerDown } from './commands/down.ts';
 import { registerStatus } from './commands/status.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerTop(program);
   registerStat(program);
+  registerTap(program);
   registerCanary(program);
   registerCerts(program);
   registerValidate(program);

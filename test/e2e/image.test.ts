@@ -38,7 +38,10 @@ test('offline build: docker import of the local Node + package, labelled, runnab
   const { nm, top } = JSON.parse(ls.stdout) as { nm: string[]; top: string[] };
   assert.ok(nm.includes('commander') && nm.includes('yaml') && nm.includes('zod'));
   for (const dev of ['typescript', 'fast-check', 'http-proxy', 'ws', '@types']) assert.ok(!nm.includes(dev), `${dev} is a devDependency`);
-  assert.deepEqual(top.sort(), ['node_modules', 'package.json', 'src']);
+  // Compiled JavaScript, not the TypeScript sources; and the static healthcheck probe beside node.
+  assert.deepEqual(top.sort(), ['dist', 'node_modules', 'package.json']);
+  const probe = docker('run', '--rm', '--entrypoint', '/usr/local/bin/mesh-ready', tag, '1', '/ready');
+  assert.equal(probe.status, 1, 'mesh-ready runs in the image and says "not ready" when nothing listens');
 
   // Same package: no rebuild. (Only a file changed meanwhile, e.g. by an editor, may rebuild, with a new hash.)
   const again = await ensureImage({ tag });
@@ -102,4 +105,6 @@ test('Dockerfile build: FROM the base image when the engine has it (a local stan
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout.trim(), MESH_VERSION);
   assert.equal(imageLabels(tag)![ImageLabels.build], 'dockerfile');
+  // The Dockerfile copies the static probe in too (exit 1: it ran, nothing listens; 127 would be "not found").
+  assert.equal(docker('run', '--rm', '--entrypoint', '/usr/local/bin/mesh-ready', tag, '1').status, 1);
 });

@@ -101,6 +101,33 @@ test('host traffic to web\'s published port passes through web\'s sidecar and sh
   await eventually(() => assert.ok(inboundRequests(sidecar) >= before + 5, `inbound requests went from ${before} to ${inboundRequests(sidecar)}`), { timeoutMs: 10_000, intervalMs: 200 });
 });
 
+test('meshctl tap order shows the orders web places through order\'s sidecar, live, and stops at --max', { skip }, async (t) => {
+  const t0 = Date.now();
+  const tap = meshctl(['tap', 'order', '--method', 'POST', '--path', '/orders', '--max', '2', '--json']);
+  let done = false;
+  void tap.then(() => (done = true));
+  // The stream reaches the sidecar just after the CLI starts: buy until it has its two.
+  const buys: string[] = [];
+  await eventually(async () => {
+    if (!done) {
+      const b0 = Date.now();
+      const status = (await buy()).status;
+      buys.push(`${status} at ${((b0 - t0) / 1000).toFixed(1)}s in ${Date.now() - b0}ms`);
+    }
+    assert.ok(done);
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+  t.diagnostic(`tap exited after ${((Date.now() - t0) / 1000).toFixed(1)}s; buys: ${buys.join(', ')}`);
+  const r = await tap;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /tapping order through 1 sidecar/);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2, r.stdout);
+  for (const l of lines) {
+    assert.deepEqual([l.direction, l.source, l.destination, l.method, l.path, l.status], ['inbound', 'web', 'order', 'POST', '/orders', 200]);
+    assert.match(l.traceId, /^[0-9a-f]{32}$/);
+  }
+});
+
 test('`compose logs order` on the generated file still shows the app\'s own logs', { skip }, async () => {
   const logs = await runCompose(cli!, { files, project }, ['logs', '--no-color', 'order']);
   assert.match(logs.stdout, /order listening on :8080/);

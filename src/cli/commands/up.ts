@@ -16,6 +16,7 @@ export function registerUp(program: Command): void {
     .option('--image <tag>', 'mesh image (default: $MESH_IMAGE, else mesh:<version>)')
     .option('--no-build', 'use the mesh image as it is (no rebuild when meshctl changed)')
     .option('--json', 'print the result as JSON on stdout')
+    .option('--observability', 'also run Prometheus, Grafana (mesh dashboard provisioned) and Jaeger in the project; an image that is not in the engine and cannot be pulled is left out with a warning')
     .action(async (opts) => {
       const { runUp } = await import('../up/run-up.ts');
       const r = await runUp(opts);

@@ -75,6 +75,9 @@ async function loadWithCompose(cli: ComposeCli, files: string[], projectDir: str
   // v1's `config` prints every service whatever the profiles.
   const profiles = cli.kind === 'v2' ? ['*'] : undefined;
   const run = { files, cwd: projectDir, project: opts.project ? projectNameFrom(opts.project) : undefined, profiles };
+  // The `$` probe runs alongside the real `config` (each is a compose start, ~0.3 s with v1).
+  const style = probeDollarStyle(cli);
+  style.catch(() => {});
   const { stdout } = await runCompose(cli, run, args).catch((err: unknown) => {
     if (err instanceof MeshError && err.code === 'MESH_ERR_COMPOSE_INVALID') {
       throw new MeshError(err.code, err.message, `${err.hint}; if only this compose (${cli.kind} ${cli.version}) refuses it, e.g. v1 and a top-level \`name:\`, try \`--loader yaml\``);
@@ -83,7 +86,7 @@ async function loadWithCompose(cli: ComposeCli, files: string[], projectDir: str
   });
   let doc = parse(stdout, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isObj(doc)) throw new MeshError('MESH_ERR_COMPOSE_INVALID', 'compose config printed no model');
-  if ((await probeDollarStyle(cli)) === 'escaped') doc = unescapeDollars(doc);
+  if ((await style) === 'escaped') doc = unescapeDollars(doc);
   // compose makes most paths absolute but not all (v1 prints an empty bind source as ".").
   return absolutePaths(doc as ComposeModel, projectDir);
 }

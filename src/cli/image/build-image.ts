@@ -10,13 +10,14 @@ import { contentHash } from './content-hash.ts';
 import { MESH_VERSION, PACKAGE_ROOT, defaultImageTag } from './mesh-version.ts';
 import { packageFiles } from './package-files.ts';
 import { registryReachable } from './registry-reachable.ts';
-import { NODE_PATH, stageApp, stageRuntime } from './stage-files.ts';
+import { MESH_READY_PATH, NODE_PATH, stageApp, stageReadyProbe, stageRuntime } from './stage-files.ts';
+import type { PackageFile } from './package-files.ts';
 
 export const BASE_IMAGE = 'node:24-slim';
 export const ImageLabels = { version: 'mesh.version', hash: 'mesh.content-hash', build: 'mesh.build' } as const;
-/** Type stripping runs src/ directly: no build step, and the package is outside node_modules. */
-// --disable-warning: Node 22 still calls type stripping experimental on every start.
-export const ENTRYPOINT = [NODE_PATH, '--disable-warning=ExperimentalWarning', '/app/src/cli/main.ts'];
+/** The compiled package (src/ is compiled into the image at build time, see compile-dist.ts). */
+// --disable-warning: the controller loads the user's mesh.config.ts with type stripping, which Node 22 calls experimental.
+export const ENTRYPOINT = [NODE_PATH, '--disable-warning=ExperimentalWarning', '/app/dist/cli/main.js'];
 
 export interface BuildOptions {
   tag?: string;
@@ -26,6 +27,9 @@ export interface BuildOptions {
   packageRoot?: string;
   /** Base of the Dockerfile build (default node:24-slim); tests use a local stand-in. */
   baseImage?: string;
+  /** The package's files and their hash, when the caller already listed and hashed them (ensureImage). */
+  files?: PackageFile[];
+  hash?: string;
 }
 
 export interface BuildResult {
@@ -53,8 +57,9 @@ function labels(hash: string, mode: BuildResult['mode']): Record<string, string>
   return { [ImageLabels.version]: MESH_VERSION, [ImageLabels.hash]: hash, [ImageLabels.build]: mode };
 }
 
-async function buildOffline(stage: string, tag: string, hash: string): Promise<void> {
+async function buildOffline(stage: string, tag: string, hash: string, log: (l: string) => void): Promise<void> {
   stageRuntime(stage);
+  if (!stageReadyProbe(stage, process.arch)) log(`no ${MESH_READY_PATH} for ${process.arch}: sidecar healthchecks fall back to node -e`);
   const changes = [
     `ENTRYPOINT ${JSON.stringify(ENTRYPOINT)}`,
     'CMD ["--help"]',
@@ -62,15 +67,22 @@ async function buildOffline(stage: string, tag: string, hash: string): Promise<v
     'ENV NODE_ENV=production',
     ...Object.entries(labels(hash, 'offline')).map(([k, v]) => `LABEL ${k}=${v}`),
   ];
-  const tar = spawn('tar', ['-C', stage, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const tarDone = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 ? resolve() : reject(new MeshError('MESH_ERR_IMAGE_BUILD', `tar exited ${c} while packing the root filesystem`)))));
+  // Staged files are hard links (stage-files.ts): another build linking the same node binary at the same
+  // time changes its ctime (link count), which GNU tar reports as "file changed as we read it" and exit 1.
+  // The content cannot change, so that is not a failure; real errors exit 2.
+  const tar = spawn('tar', ['-C', stage, '--numeric-owner', '--owner=0', '--group=0', '--warning=no-file-changed', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const tarDone = new Promise<void>((resolve, reject) => tar.on('close', (c) => (c === 0 || c === 1 ? resolve() : reject(new MeshError('MESH_ERR_IMAGE_BUILD', `tar exited ${c} while packing the root filesystem`)))));
   await Promise.all([run('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', tag], { input: tar.stdout! }), tarDone]);
 }
 
-async function buildDockerfile(stage: string, tag: string, hash: string, base: string): Promise<void> {
+async function buildDockerfile(stage: string, tag: string, hash: string, base: string, log: (l: string) => void): Promise<void> {
+  const arch = spawnSync('docker', ['version', '-f', '{{.Server.Arch}}'], { encoding: 'utf8' }).stdout?.trim() || process.arch;
+  const probe = stageReadyProbe(stage, arch);
+  if (!probe) log(`no ${MESH_READY_PATH} for ${arch}: sidecar healthchecks fall back to node -e`);
   const dockerfile = [
     `FROM ${base}`,
     'COPY app /app',
+    ...(probe ? [`COPY ${MESH_READY_PATH.slice(1)} ${MESH_READY_PATH}`] : []),
     'WORKDIR /app',
     'ENV NODE_ENV=production',
     ...Object.entries(labels(hash, 'dockerfile')).map(([k, v]) => `LABEL ${k}="${v}"`),
@@ -84,8 +96,9 @@ async function buildDockerfile(stage: string, tag: string, hash: string, base: s
 export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> {
   const tag = opts.tag ?? defaultImageTag();
   const log = opts.log ?? (() => {});
-  const files = packageFiles(opts.packageRoot ?? PACKAGE_ROOT);
-  const hash = contentHash(files);
+  const root = opts.packageRoot ?? PACKAGE_ROOT;
+  const files = opts.files ?? packageFiles(root);
+  const hash = opts.hash ?? contentHash(files);
   let mode: BuildResult['mode'];
   let reason: string;
   if (opts.offline === true) [mode, reason] = ['offline', '--offline was given'];
@@ -98,18 +111,18 @@ export async function buildImage(opts: BuildOptions = {}): Promise<BuildResult> 
   const previous = imageId(tag);
   const stage = mkdtempSync(join(tmpdir(), 'mesh-image-'));
   try {
-    stageApp(stage, files);
+    log(`app: ${stageApp(stage, files, root)}`);
     if (mode === 'dockerfile') {
       try {
-        await buildDockerfile(stage, tag, hash, opts.baseImage ?? BASE_IMAGE);
+        await buildDockerfile(stage, tag, hash, opts.baseImage ?? BASE_IMAGE, log);
       } catch (err) {
         if (opts.offline === false) throw err;
         log(`the Dockerfile build failed (${(err as Error).message}); building offline instead`);
         [mode, reason] = ['offline', 'the Dockerfile build failed'];
-        await buildOffline(stage, tag, hash);
+        await buildOffline(stage, tag, hash, log);
       }
     } else {
-      await buildOffline(stage, tag, hash);
+      await buildOffline(stage, tag, hash, log);
     }
   } finally {
     rmSync(stage, { recursive: true, force: true });

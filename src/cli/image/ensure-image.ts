@@ -20,9 +20,11 @@ export function imageLabels(tag: string): Record<string, string> | undefined {
 
 export async function ensureImage(opts: BuildOptions = {}): Promise<{ built: false; tag: string; hash: string } | ({ built: true } & BuildResult)> {
   const tag = opts.tag ?? defaultImageTag();
-  const hash = contentHash(packageFiles(opts.packageRoot ?? PACKAGE_ROOT));
+  // Listed and hashed once, here; buildImage reuses both.
+  const files = packageFiles(opts.packageRoot ?? PACKAGE_ROOT);
+  const hash = contentHash(files);
   const have = imageLabels(tag);
   if (have?.[ImageLabels.hash] === hash) return { built: false, tag, hash };
   opts.log?.(have ? `${tag} holds another build of the package; rebuilding` : `${tag} is not in the engine; building it`);
-  return { built: true, ...(await buildImage({ ...opts, tag })) };
+  return { built: true, ...(await buildImage({ ...opts, tag, files, hash })) };
 }

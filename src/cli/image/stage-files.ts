@@ -1,13 +1,18 @@
-// Lays out the image's files in a directory: the package under app/, and for
-// the offline build the runtime too: the local Node binary, the shared
-// libraries `ldd` names, the dynamic loader, CA certificates and a minimal /etc.
+// Lays out the image's files in a directory: the package under app/ (its
+// src/ compiled to app/dist), the healthcheck binary, and for the offline
+// build the runtime too: the local Node binary, the shared libraries `ldd`
+// names, the dynamic loader, CA certificates and a minimal /etc.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MeshError } from '../../shared/errors.ts';
+import { compileDist } from './compile-dist.ts';
 import type { PackageFile } from './package-files.ts';
+import { meshReadyBinaries } from './ready-probe/mesh-ready-bin.ts';
 
 export const NODE_PATH = '/usr/local/bin/node';
+/** The sidecar's and controller's healthcheck (ready-probe/mesh-ready.c), at this path in the image. */
+export const MESH_READY_PATH = '/usr/local/bin/mesh-ready'; // rewrite-compose.ts names it too
 
 function place(src: string, dest: string): void {
   mkdirSync(dirname(dest), { recursive: true });
@@ -20,8 +25,26 @@ function place(src: string, dest: string): void {
   }
 }
 
-export function stageApp(stage: string, files: PackageFile[]): void {
-  for (const f of files) place(f.abs, join(stage, 'app', f.rel));
+/** package.json and the production node_modules as they are; src/ compiled to app/dist. Returns how dist was made. */
+export function stageApp(stage: string, files: PackageFile[], root: string): string {
+  for (const f of files) if (!f.rel.startsWith('src/')) place(f.abs, join(stage, 'app', f.rel));
+  return compileDist(root, join(stage, 'app', 'dist'));
+}
+
+/** Node's name for an architecture (x64, arm64) from Docker's (amd64, arm64) or uname's (x86_64, aarch64). */
+export function nodeArch(arch: string): string {
+  return ({ amd64: 'x64', x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[arch] ?? arch;
+}
+
+/** Writes mesh-ready for `arch` at <stage>/usr/local/bin/mesh-ready; false when there is no binary for it. */
+export function stageReadyProbe(stage: string, arch: string): boolean {
+  const bin = meshReadyBinaries[nodeArch(arch)];
+  if (!bin) return false;
+  const dest = join(stage, MESH_READY_PATH);
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(dest, Buffer.from(bin, 'base64'), { mode: 0o755 });
+  chmodSync(dest, 0o755);
+  return true;
 }
 
 /** Paths of the shared libraries and loader a binary needs, from `ldd`. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { readyHealthcheck } from '../compose/rewrite-compose.ts';
 
 export const CONTROLLER_SERVICE = 'mesh-controller';
 export const CONTROLLER_PORT = 15010;
@@ -39,18 +40,18 @@ export function controllerService(o: ControllerServiceOptions): Record<string, u
     volumes.push(`${o.configFile}:${target}:ro`);
     command.push('--config', target);
   }
-  const probe = `fetch('http://127.0.0.1:${CONTROLLER_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
   return {
     image: o.image,
     command,
     working_dir: '/state',
-    environment: { MESH_BOOTSTRAP_TOKEN: o.token },
+    // MESH_IMAGE: the image discovery's port-learning helper runs (the controller's own).
+    environment: { MESH_BOOTSTRAP_TOKEN: o.token, MESH_IMAGE: o.image },
     // A changed mesh.config.ts changes this label, so `up` again recreates the controller (and only it).
     labels: { 'mesh.role': 'controller', ...(o.configFile ? { 'mesh.config-hash': createHash('sha256').update(readFileSync(o.configFile)).digest('hex').slice(0, 16) } : {}) },
     volumes,
     ports: [`127.0.0.1:${o.hostPort}:${CONTROLLER_PORT}`],
     networks: { [o.meshNetwork]: null },
     restart: 'unless-stopped',
-    healthcheck: { test: ['CMD', '/usr/local/bin/node', '-e', probe], interval: '2s', timeout: '3s', retries: 30 },
+    healthcheck: readyHealthcheck(CONTROLLER_PORT, '/v1/health'),
   };
 }

@@ -19,6 +19,10 @@ export async function runDown(opts: DownOptions, say: (line: string) => void = (
   const dir = opts.dir ?? process.cwd();
   const state = requireUpState(dir);
   const cli = requireCompose();
+  // A port-learning helper (controller discovery) left behind if the controller died mid-probe: compose does not
+  // count it as an orphan (it has no service label), so remove it by its own label.
+  const probes = projectContainers(state.project, true).filter((c) => c.role === 'port-probe').map((c) => c.id);
+  if (probes.length) spawnSync('docker', ['rm', '-f', ...probes], { stdio: 'ignore' });
   say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''}`);
   await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
   // Networks meshctl added under an earlier version of the generated file are not in this one: remove them by label.

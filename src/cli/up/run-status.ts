@@ -55,7 +55,8 @@ export async function collectStatus(dir: string): Promise<StatusReport> {
     certificates: (certs?.services ?? []).map((c) => ({ service: c.service, spiffeId: c.spiffeId, notAfter: c.notAfter, expiresInMs: Date.parse(c.notAfter) - Date.now() })),
     portsUnknown: rows
       .filter((s) => s.apps > 0 && s.ports.length === 0)
-      .map((s) => ({ service: s.name, fix: `declare them in mesh.config.ts (services: { ${s.name}: { ports: [8080] } }) or with \`expose:\` in the compose file` })),
+      // Discovery tried to learn them from the running app (a LISTEN socket reachable from the sidecar) and found none.
+      .map((s) => ({ service: s.name, fix: `it listens on no port the sidecar can reach (none, or 127.0.0.1 only); if it should be callable, make it listen on 0.0.0.0 and/or declare the ports in mesh.config.ts (services: { ${s.name}: { ports: [8080] } }) or with \`expose:\` in the compose file` })),
   };
 }
 

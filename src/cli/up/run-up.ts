@@ -14,6 +14,7 @@ import { MESH_NETWORK } from '../compose/rewrite-compose.ts';
 import { ensureImage, imageLabels } from '../image/ensure-image.ts';
 import { defaultImageTag } from '../image/mesh-version.ts';
 import { ControllerClient } from '../controller-client.ts';
+import { withObservability } from '../compose/observability-up.ts';
 import { parseDuration } from '../parse-duration.ts';
 import { ServiceTokens } from '../../controller/certs/service-tokens.ts';
 import { CONTROLLER_PORT, CONTROLLER_PUSH_PORT, CONTROLLER_SERVICE, controllerService } from './controller-service.ts';
@@ -22,6 +23,8 @@ import { freePort, portBusy, publishedHostPorts } from './host-ports.ts';
 import { bootstrapToken, readUpState, stateDirOf, writeUpState } from './mesh-state.ts';
 import { summarise, formatSummary, type ServiceRow } from './summary.ts';
 import { waitForSync, type SyncProgress } from './wait-for-sync.ts';
+import { followProjectEvents } from './debug-events.ts';
+import { loadMeshConfigOrThrow } from '../../controller/config/load-config.ts';
 
 export interface UpOptions {
   file?: string[];
@@ -34,6 +37,10 @@ export interface UpOptions {
   /** false (--no-build): use the image as it is, never rebuild (tests build it once). */
   build?: boolean;
   json?: boolean;
+  /** --observability: add Prometheus, Grafana and Jaeger (those whose image can be had; see compose/observability-up.ts). */
+  observability?: boolean;
+  /** Also print the project's container events as they happen (MESH_DEBUG=1 does the same). */
+  verbose?: boolean;
 }
 
 export interface UpResult {
@@ -46,6 +53,16 @@ export interface UpResult {
 
 export function composeFiles(file?: string[]): string[] {
   return file?.length ? file.map((f) => resolve(f)) : [resolve(findComposeFile())];
+}
+
+/**
+ * The project name `up` uses: -p, else the folder's name, normalised as compose itself does
+ * (lower case, [a-z0-9_-] only), so the label the controller filters on is the one compose writes.
+ */
+export function upProjectName(option: string | undefined, projectDir: string): string {
+  const project = projectNameFrom(option ?? basename(projectDir));
+  if (!project) throw new MeshError('MESH_ERR_USAGE', `cannot derive a compose project name from ${option !== undefined ? `-p "${option}"` : `the folder "${basename(projectDir)}"`}`, 'pass -p with letters, digits, - or _');
+  return project;
 }
 
 export async function runUp(opts: UpOptions, log: (line: string) => void = (l) => process.stderr.write(l + '\n'), started = Date.now()): Promise<UpResult> {
@@ -63,15 +80,19 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
   // The shop (and any file written like it) names the mesh image through $MESH_IMAGE.
   process.env.MESH_IMAGE ??= image;
   const previous = readUpState(projectDir);
-  const token = bootstrapToken(projectDir);
   const stateDir = stateDirOf(projectDir);
   const configFile = opts.config ? resolve(opts.config) : ['mesh.config.ts', 'mesh.config.js', 'mesh.config.mjs', 'mesh.config.json'].map((n) => join(projectDir, n)).find((f) => existsSync(f));
   if (opts.config && !existsSync(configFile!)) throw new MeshError('MESH_ERR_FILE_NOT_FOUND', `--config ${opts.config}: file not found`);
+  // The controller reads the config inside its container; check it here first, so a mistake is named (exit 2)
+  // before anything is written or started. Service names are checked against a single compose file only.
+  await loadMeshConfigOrThrow({ configPath: configFile, composePath: files.length === 1 ? files[0] : undefined, cwd: projectDir });
+  const token = bootstrapToken(projectDir);
 
   // The rewrite goes to a staging file first, so a failed check leaves the last good output.
   // Compose's own rule on the folder name; a top-level `name:` can differ, which the load below reveals.
-  const project = opts.project ?? projectNameFrom(basename(projectDir));
-  const ours = new Set(projectContainers(project).flatMap(publishedPorts).map((a) => Number(a.split(':').pop())));
+  const project = upProjectName(opts.project, projectDir);
+  const running = projectContainers(project);
+  const ours = new Set(running.flatMap(publishedPorts).map((a) => Number(a.split(':').pop())));
   const controllerPort = previous && (ours.has(previous.controllerPort) || !(await portBusy('127.0.0.1', previous.controllerPort))) ? previous.controllerPort : await freePort();
   const staging = '.compose.next.yaml';
   const signTokens = await ServiceTokens.open(stateDir, project);
@@ -89,9 +110,10 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
       MESH_BOOTSTRAP_TOKEN: token,
       MESH_TOKEN: signTokens.tokenFor(service),
     }),
-    extraServices: {
+    // --observability adds its services, and points the controller's default span export at Jaeger.
+    extraServices: await withObservability(opts.observability, {
       [CONTROLLER_SERVICE]: controllerService({ project, image, token, hostPort: controllerPort, stateDir, configFile, meshNetwork: MESH_NETWORK }),
-    },
+    }, { project, stateDir, meshNetwork: MESH_NETWORK, controller: { service: CONTROLLER_SERVICE, port: CONTROLLER_PORT }, log: say }),
   }).catch((err) => {
     rmSync(join(stateDir, staging), { force: true });
     throw err;
@@ -100,7 +122,7 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
     rmSync(injected.output, { force: true });
     return runUp({ ...opts, project: injected.project }, log, started);
   }
-  const mine = new Set(projectContainers(injected.project).flatMap(publishedPorts).map((a) => Number(a.split(':').pop())));
+  const mine = injected.project === project ? ours : new Set(projectContainers(injected.project).flatMap(publishedPorts).map((a) => Number(a.split(':').pop())));
   const busy: string[] = [];
   for (const p of publishedHostPorts(injected.input)) {
     if (mine.has(p.port)) continue;
@@ -132,7 +154,14 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
   const run = { files: [output], project: injected.project };
   const scale = (opts.scale ?? []).flatMap((s) => ['--scale', s]);
   say(`compose: ${cli.command.join(' ')} -p ${injected.project} -f ${basename(stateDir)}/compose.yaml up -d ${scale.join(' ')}`.trimEnd());
-  await compose.up(cli, run, scale);
+  const stopEvents = opts.verbose || process.env.MESH_DEBUG ? followProjectEvents(injected.project, say) : () => {};
+  try {
+    await compose.up(cli, run, scale);
+  } catch (err) {
+    stopEvents();
+    throw err;
+  }
+  say('compose: up -d returned');
 
   // 5. Convergence.
   const client = await ControllerClient.connect({ url: `http://127.0.0.1:${controllerPort}`, token, timeoutMs: 3000 });
@@ -148,7 +177,9 @@ export async function runUp(opts: UpOptions, log: (line: string) => void = (l) =
   };
   try {
     await waitForSync({ project: injected.project, client, timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)), onProgress: progress });
+    stopEvents();
   } catch (err) {
+    stopEvents();
     if (live) process.stderr.write('\n');
     const p = (err as { progress?: SyncProgress }).progress;
     if (!p) throw err;

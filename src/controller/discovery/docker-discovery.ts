@@ -2,11 +2,15 @@
 // label (never by container name: compose v1 and v2 name containers
 // differently). Follows the event stream; when the stream ends or errors it
 // marks itself stale, reconnects with backoff and resynchronises from a full
-// list, so it never goes silently out of date.
+// list, so it never goes silently out of date. An app container that declares
+// no port gets its listening ports learned from its network namespace
+// (learn-ports.ts); it joins the registry once they are known or the first
+// attempts found none, and later attempts keep trying a while.
 import Docker from 'dockerode';
 import { Labels } from '../../shared/names.ts';
 import { Workload } from '../../shared/api.ts';
 import type { DiscoverySource, DiscoveryStatus } from './discovery-source.ts';
+import { learnListeningPorts } from './learn-ports.ts';
 
 export interface DockerDiscoveryOptions {
   project: string;
@@ -15,7 +19,19 @@ export interface DockerDiscoveryOptions {
   resyncMs?: number;
   backoff?: { baseMs?: number; maxMs?: number };
   log?: (fields: Record<string, unknown>) => void;
+  /** Image for the port-learning helper (default $MESH_IMAGE, which `meshctl up` gives the controller); none: no learning. */
+  helperImage?: string;
+  /**
+   * Delays (ms) between port-learning attempts for a container that declares no port. The app is held out of
+   * the registry during the first `holdAttempts` (so `meshctl up` waits for them); later ones run in the background.
+   */
+  learnDelaysMs?: number[];
+  holdAttempts?: number;
+  /** Stand-in for the helper container (tests). */
+  learnPorts?: (containerId: string) => Promise<number[]>;
 }
+
+type Learned = { ports: number[]; settled: boolean };
 
 const CONTAINER_EVENTS = ['start', 'restart', 'die', 'stop', 'kill', 'destroy', 'pause', 'unpause', 'health_status'];
 const GONE = new Set(['die', 'stop', 'kill', 'destroy', 'pause']);
@@ -34,6 +50,8 @@ export class DockerDiscovery implements DiscoverySource {
   #retry?: NodeJS.Timeout;
   #resync?: NodeJS.Timeout;
   #queue: Promise<void> = Promise.resolve();
+  /** Ports learned per container id; `settled` once the held attempts are over (or ports were found). */
+  #learned = new Map<string, Learned>();
 
   constructor(opts: DockerDiscoveryOptions) {
     this.#opts = opts;
@@ -113,6 +131,8 @@ export class DockerDiscovery implements DiscoverySource {
       void this.#serial(async () => {
         if (GONE.has(action)) {
           // Drop at once: no inspect round trip between a death and the push.
+          // A restarted container may listen elsewhere: learn again.
+          if (action === 'die' || action === 'destroy') this.#learned.delete(id);
           if (this.#workloads.delete(id)) this.#emit();
         } else await this.#refresh(id);
       });
@@ -134,7 +154,7 @@ export class DockerDiscovery implements DiscoverySource {
     } catch {
       info = undefined; // gone already
     }
-    const w = info ? this.#toWorkload(info) : undefined;
+    const w = info ? this.#withLearnedPorts(this.#toWorkload(info)) : undefined;
     const before = JSON.stringify(this.#workloads.get(id) ?? null);
     if (w) this.#workloads.set(id, w);
     else this.#workloads.delete(id);
@@ -144,14 +164,20 @@ export class DockerDiscovery implements DiscoverySource {
   async #fullSync(): Promise<void> {
     const list = await this.#docker.listContainers({ filters: { label: [`${Labels.composeProject}=${this.#opts.project}`] } });
     const next = new Map<string, Workload>();
-    for (const c of list) {
-      try {
-        const w = this.#toWorkload(await this.#docker.getContainer(c.Id).inspect());
-        if (w) next.set(c.Id, w);
-      } catch {
-        // Removed between list and inspect.
+    // Inspected 8 at a time, not one by one: at `meshctl up` the controller's first sync is on the path of
+    // every sidecar (its push listener opens after it), and each inspect is a round trip to the engine.
+    const infos: (Docker.ContainerInspectInfo | undefined)[] = new Array(list.length);
+    let nextIndex = 0;
+    const worker = async () => {
+      for (let i = nextIndex++; i < list.length; i = nextIndex++) {
+        infos[i] = await this.#docker.getContainer(list[i]!.Id).inspect().catch(() => undefined); // removed between list and inspect
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, list.length) }, worker));
+    list.forEach((c, i) => {
+      const w = infos[i] && this.#withLearnedPorts(this.#toWorkload(infos[i]!));
+      if (w) next.set(c.Id, w);
+    });
     const changed = JSON.stringify([...this.#workloads].sort()) !== JSON.stringify([...next].sort());
     this.#workloads = next;
     if (changed) this.#emit();
@@ -196,6 +222,59 @@ export class DockerDiscovery implements DiscoverySource {
       // Published container ports of a sidecar: its inbound listener there must accept the host's plaintext.
       ...(role === 'proxy' ? { published: publishedPorts(info) } : {}),
     });
+  }
+
+  /**
+   * An app that declares no port: its learned ports, or undefined (held out of the
+   * registry) while the first attempts run. Starts learning on first sight.
+   */
+  #withLearnedPorts(w: Workload | undefined): Workload | undefined {
+    if (!w || w.role !== 'app' || w.ports.length > 0) return w;
+    const learn = this.#learnPortsFn();
+    if (!learn) return w;
+    const known = this.#learned.get(w.id);
+    if (!known) {
+      const entry: Learned = { ports: [], settled: false };
+      this.#learned.set(w.id, entry);
+      void this.#learnLoop(w.id, w.service, entry, learn);
+      return undefined;
+    }
+    if (!known.settled) return undefined;
+    return known.ports.length ? Workload.parse({ ...w, ports: known.ports }) : w;
+  }
+
+  #learnPortsFn(): ((id: string) => Promise<number[]>) | undefined {
+    if (this.#opts.learnPorts) return this.#opts.learnPorts;
+    const image = this.#opts.helperImage ?? process.env.MESH_IMAGE;
+    if (!image) return undefined;
+    return (container) => learnListeningPorts({ docker: this.#docker, container, image, project: this.#opts.project });
+  }
+
+  async #learnLoop(id: string, service: string, entry: Learned, learn: (id: string) => Promise<number[]>): Promise<void> {
+    // Held: ~2 s in all, enough for an app that binds soon after it starts; then ~2 min in the background.
+    const delays = this.#opts.learnDelaysMs ?? [0, 250, 500, 1000, 3000, 5000, 10_000, 20_000, 30_000, 60_000];
+    const hold = this.#opts.holdAttempts ?? 4;
+    for (let i = 0; i < delays.length; i++) {
+      if (delays[i]) await new Promise((r) => setTimeout(r, delays[i]).unref());
+      if (this.#stopped || this.#learned.get(id) !== entry) return;
+      let ports: number[] = [];
+      try {
+        ports = await learn(id);
+      } catch (err) {
+        this.#opts.log?.({ msg: 'port learning failed', service, container: id.slice(0, 12), error: (err as Error).message });
+      }
+      if (this.#stopped || this.#learned.get(id) !== entry) return;
+      const settle = ports.length > 0 || i === hold - 1;
+      if (ports.length) this.#opts.log?.({ msg: 'learned listening ports', service, container: id.slice(0, 12), ports });
+      if (settle) {
+        const changed = !entry.settled || ports.length > 0;
+        entry.settled = true;
+        if (ports.length) entry.ports = ports;
+        if (changed) await this.#serial(() => this.#refresh(id)).catch(() => {});
+        if (ports.length) return;
+      }
+    }
+    this.#opts.log?.({ msg: 'no listening port learned; declare them in mesh.config.ts or with expose:', service, container: id.slice(0, 12) });
   }
 
   #emit(): void {

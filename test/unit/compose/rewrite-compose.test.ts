@@ -27,7 +27,8 @@ test('each service moves to its own S-net and its sidecar takes its place on the
   assert.deepEqual(svc(r, 'orders').depends_on, { 'orders-mesh': { condition: 'service_healthy' } });
   const test = (sc.healthcheck as { test: string[] }).test;
   assert.equal(test[0], 'CMD');
-  assert.match(test.join(' '), /127\.0\.0\.1:15000\/ready/);
+  // The image's static probe (no node start per probe) on the admin port's /ready.
+  assert.deepEqual(test, ['CMD', '/usr/local/bin/mesh-ready', '15000', '/ready']);
   assert.ok(!test.join(' ').includes('$'), 'no $ for compose to interpolate');
   const nets = r.model.networks as Record<string, Obj>;
   assert.deepEqual(Object.keys(nets).sort(), ['default', 'mesh', 'orders-net', 'payments-net']);

@@ -11,6 +11,7 @@ import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts'
 import { parseDuration } from '../../../src/cli/parse-duration.ts';
 import { controllerService } from '../../../src/cli/up/controller-service.ts';
 import { readUpState } from '../../../src/cli/up/mesh-state.ts';
+import { upProjectName } from '../../../src/cli/up/run-up.ts';
 import { MeshError } from '../../../src/shared/errors.ts';
 
 test('published host ports from short strings (v1 config) and long objects (v2 config); ranges and Docker-picked ports are left out', () => {
@@ -66,7 +67,10 @@ test('the controller service: API on 127.0.0.1 only, Docker socket and state mou
   writeFileSync(configFile, 'export default { services: {} };\n');
   assert.notEqual(make().labels['mesh.config-hash'], svc.labels['mesh.config-hash']);
   assert.ok(svc.volumes.some((v: string) => v.endsWith(':/var/run/docker.sock')));
-  assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok' });
+  // MESH_IMAGE: the image discovery runs its port-learning helper from.
+  assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok', MESH_IMAGE: 'mesh:1' });
+  // The static probe on the API's health endpoint, not a Node per probe.
+  assert.deepEqual(svc.healthcheck.test, ['CMD', '/usr/local/bin/mesh-ready', '15010', '/v1/health']);
   assert.deepEqual(svc.networks, { mesh: null });
   assert.equal(svc.labels['mesh.role'], 'controller');
 });
@@ -77,4 +81,10 @@ test('a corrupt .mesh/up.json is named with the fix, not thrown as a bare Syntax
   mkdirSync(join(dir, '.mesh'));
   writeFileSync(join(dir, '.mesh', 'up.json'), '{"project": ');
   assert.throws(() => readUpState(dir), (err: unknown) => err instanceof MeshError && /up\.json is not valid JSON/.test(err.message) && /meshctl up/.test(err.hint));
+});
+
+test('-p is normalised as compose does (lower case, [a-z0-9_-]), so the controller filters on the label compose writes', () => {
+  assert.equal(upProjectName('My.Shop_1', '/x/whatever'), 'myshop_1');
+  assert.equal(upProjectName(undefined, '/x/Shop-Demo'), 'shop-demo');
+  assert.throws(() => upProjectName('...', '/x/y'), (e: unknown) => e instanceof MeshError && e.code === 'MESH_ERR_USAGE');
 });
