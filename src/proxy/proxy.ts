@@ -13,6 +13,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { proxyStats } from './admin/proxy-stats-json.ts';
 import { HealthCheckManager } from './clusters/health-check-manager.ts';
 import { drainListeners } from './listeners/drain-listeners.ts';
+import { clustersSwapped } from './clusters/endpoint-waiters.ts';
 
 export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> {
   const telemetry = new ProxyTelemetry(opts.accessLog ?? process.stdout);
@@ -54,6 +55,8 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
     if (opts.identity && snap.tls?.trustBundlePem) {
       try {
         opts.identity.updateTrustBundle(snap.tls.trustBundlePem);
+        // `meshctl certs rotate` / a root rotation: renew now when our leaf is from an older generation.
+        if (snap.tls.leafGeneration !== undefined) opts.identity.renewIfOlderThan(snap.tls.leafGeneration);
       } catch (err) {
         return reject(`invalid snapshot: tls.trustBundlePem: ${(err as Error).message}`, [`tls.trustBundlePem: ${(err as Error).message}`]);
       }
@@ -97,10 +100,12 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
     state.runtime = runtime; // the swap
     servers = next;
     telemetry.accessLogEnabled = snap.telemetry.accessLog;
+    telemetry.spans.configure(snap.telemetry.tracing, snap.node);
     telemetry.runtime.snapshot_applies_total.with('applied').value++;
     telemetry.runtime.snapshot_version.with().value = snap.version;
     for (const s of retired) void s.drain(snap.drainMs);
     registry.retain(runtime.endpointKeys);
+    clustersSwapped(registry, runtime.clusters); // requests queued for a cluster with no endpoint: wake them
     healthChecks.sync(runtime);
     return { ok: true, changed: true, version: snap.version, hash: snap.hash! };
   }
@@ -121,6 +126,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       metricsText: () => telemetry.metrics.render(),
       configJson: () => state.runtime?.snapshot,
       statsJson: () => proxyStats(state, servers, registry),
+      tap: telemetry.tap,
     });
     await admin.listen(opts.admin.host, opts.admin.port);
   }
@@ -141,6 +147,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       healthChecks.stop();
       await registry.destroyAll();
       await admin?.close();
+      telemetry.spans.close();
     },
     async close() {
       closed = true;
@@ -150,6 +157,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       healthChecks.stop();
       await registry.destroyAll();
       await admin?.close();
+      telemetry.spans.close();
     },
   };
 }

@@ -84,6 +84,16 @@ export const OutlierDetection = z
   })
   .strict();
 
+// A cluster with no endpoint at all (a callee's sidecar being recreated): requests wait for a snapshot
+// that brings one, up to min(maxMs, the request's remaining timeout), at most maxQueued at a time (Linkerd's
+// queue), then fail with 503 no-healthy-endpoint. maxMs 0: fail at once.
+export const EndpointWait = z
+  .object({
+    maxMs: ms.default(3000),
+    maxQueued: z.number().int().min(0).default(100),
+  })
+  .strict();
+
 export const Failover = z.object({ destinations: z.array(z.object({ cluster: z.string().min(1), weight: z.number().int().min(0).default(1) }).strict()).min(1) }).strict();
 
 export const TlsMode = z.enum(['disabled', 'strict', 'permissive']);
@@ -96,6 +106,9 @@ export const TlsSettings = z
     // PEM certificate chain issued to this proxy, and the roots it trusts.
     certChainPem: z.string().optional(),
     trustBundlePem: z.string().optional(),
+    // The CA's leaf generation: a proxy whose leaf is from a lower one renews at
+    // once (`meshctl certs rotate`, root rotation). Absent: no forced renewal.
+    leafGeneration: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -141,6 +154,7 @@ export const policySchemas = {
     timeouts: Timeouts.optional(),
     healthCheck: HealthCheck.optional(),
     outlierDetection: OutlierDetection.optional(),
+    endpointWait: EndpointWait.optional(),
     // Speak mTLS to these endpoints (sidecar to sidecar).
     // spiffeId: the identity the endpoints must present (default: the cluster's
     // service in this proxy's own trust domain and project).

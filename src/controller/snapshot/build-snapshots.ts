@@ -21,7 +21,7 @@ export interface BuildInput {
   registry: readonly Workload[];
   overrides: Overrides;
   /** Identity material, when the CA has issued it: trust bundle and a chain per service. */
-  certs?: { trustBundlePem: string; chains: Record<string, string> };
+  certs?: { trustBundlePem: string; chains: Record<string, string>; leafGeneration?: number };
 }
 
 export interface BuildOutput {
@@ -53,6 +53,8 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
   const errors: string[] = [];
   const snapshots = new Map<string, Snapshot>();
   const privateNets = new Set([...services.keys()].map((s) => `${s}-net`));
+  // Canary test headers: every proxy carries them from an inbound request to the outbound calls of its trace.
+  const propagate = [...new Set(Object.values(overrides.services).flatMap((o) => o.propagateHeaders ?? []))].sort(byStr);
 
   for (const [name, svc] of services) {
     if (svc.proxies.length === 0) continue;
@@ -90,9 +92,10 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
       }
       const routes: Route[] = [];
       for (const { target, protocol } of targets) {
-        const cluster = outboundCluster(target, port, protocol, config.meshNetwork, privateNets);
-        // mTLS to the callee's sidecar once the mesh has a CA, unless the callee turned it off.
-        if (input.certs && target.policies.mtls !== 'disabled') cluster.tls = { enabled: true, spiffeId: spiffeId(config.trustDomain, input.project, target.name) };
+        const cluster = outboundCluster(target, port, protocol, config.meshNetwork, privateNets, svc.proxies);
+        // mTLS to the callee's sidecar once the mesh has a CA, unless the callee turned it off
+        // (or has no sidecar: an unmeshed service is called in plaintext).
+        if (input.certs && target.policies.mtls !== 'disabled' && target.proxies.length > 0) cluster.tls = { enabled: true, spiffeId: spiffeId(config.trustDomain, input.project, target.name) };
         clusters.push(cluster);
         if (protocol !== 'tcp') routes.push(outboundRoute(target, port, cluster.name, overrides.services[target.name]));
       }
@@ -106,7 +109,8 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
       );
     }
     clusters.sort((a, b) => byStr(a.name, b.name));
-    const tls = input.certs ? { tls: { trustDomain: config.trustDomain, trustBundlePem: input.certs.trustBundlePem, certChainPem: input.certs.chains[name] } } : {};
+    const gen = input.certs?.leafGeneration ? { leafGeneration: input.certs.leafGeneration } : {};
+    const tls = input.certs ? { tls: { trustDomain: config.trustDomain, trustBundlePem: input.certs.trustBundlePem, certChainPem: input.certs.chains[name], ...gen } } : {};
 
     for (const proxy of svc.proxies) {
       const meshAddr = sharedAddress(proxy, config.meshNetwork, privateNets) ?? '0.0.0.0';
@@ -118,6 +122,8 @@ export function buildSnapshots(input: BuildInput): BuildOutput {
         listeners: listeners.sort((a, b) => byStr(a.name, b.name)),
         clusters,
         ...tls,
+        ...(propagate.length ? { headerPropagation: { headers: propagate } } : {}),
+        ...(config.telemetry ? { telemetry: { accessLog: config.telemetry.accessLog ?? true, tracing: config.telemetry.tracing ?? { sampleRate: 1 } } } : {}),
       };
       const r = parseSnapshot(snap);
       if (!r.ok) {
@@ -196,12 +202,22 @@ function mayCall(source: string, target: ServicePolicies): boolean {
   return allows.length === 0 || allows.some(applies);
 }
 
-function outboundCluster(target: ServiceView, port: number, protocol: MeshProtocol, meshNetwork: string, privateNets: Set<string>): Cluster {
+function outboundCluster(target: ServiceView, port: number, protocol: MeshProtocol, meshNetwork: string, privateNets: Set<string>, callers: Workload[] = []): Cluster {
   const p = target.policies;
   const endpoints: Cluster['endpoints'] = [];
   for (const w of target.proxies) {
     const address = sharedAddress(w, meshNetwork, privateNets);
     if (address) endpoints.push({ address, port, weight: 1, labels: {}, healthy: w.healthy });
+  }
+  // An unmeshed service (--exclude, or skipped by the rewrite: the sidecar label mesh.passthrough names it)
+  // has no sidecar: the caller's sidecar reaches its app containers directly, in plaintext, on a user
+  // network they share (the app left those networks only if it is meshed).
+  if (target.proxies.length === 0) {
+    const callerNets = new Set(callers.flatMap((c) => Object.keys(c.addresses)));
+    for (const w of target.apps) {
+      const net = Object.keys(w.addresses).filter((n) => callerNets.has(n) && !privateNets.has(n)).sort(byStr)[0];
+      if (net) endpoints.push({ address: w.addresses[net]!, port, weight: 1, labels: {}, healthy: w.healthy });
+    }
   }
   endpoints.sort((a, b) => byStr(a.address, b.address));
   return {
@@ -212,6 +228,7 @@ function outboundCluster(target: ServiceView, port: number, protocol: MeshProtoc
     lb: p.lb ?? 'peak_ewma',
     connectionLimits: p.connectionLimits,
     ...(p.outlierDetection ? { outlierDetection: p.outlierDetection } : {}),
+    ...(p.endpointWait ? { endpointWait: p.endpointWait } : {}),
     ...(p.timeouts?.connectMs !== undefined ? { timeouts: { connectMs: p.timeouts.connectMs } } : {}),
   };
 }
@@ -256,6 +273,7 @@ function inboundSide(
     connectionLimits: p.connectionLimits,
     ...(p.healthCheck ? { healthCheck: p.healthCheck } : {}),
     ...(p.outlierDetection ? { outlierDetection: p.outlierDetection } : {}),
+    ...(p.endpointWait ? { endpointWait: p.endpointWait } : {}),
   });
   const clusters = new Map<string, Cluster>([[base, makeCluster(base, svc.apps)]]);
   const subset = (version: string) => {
@@ -285,11 +303,22 @@ function inboundSide(
   const weights = override?.weights && Object.keys(override.weights).length
     ? Object.entries(override.weights).sort((a, b) => byStr(a[0], b[0])).map(([version, weight]) => ({ version, weight }))
     : undefined;
+  // Canary --mirror: the catch-all routes copy a share of their requests to the version's subset.
+  const mirrored = (() => {
+    const m = override?.mirror;
+    if (!m || m.percent <= 0) return {};
+    if (!svc.apps.some((w) => w.version === m.version)) {
+      errors.push(`${svc.name}: mirror: no replica runs version ${m.version}; nothing is copied`);
+      return {};
+    }
+    return { mirror: { cluster: subset(m.version), percent: m.percent } };
+  })();
   const routes: Route[] = [];
   const configured = [...(override?.routes ?? []), ...(p.routes ?? [])];
   configured.forEach((r, i) => {
     const catchAll = Object.keys(r.match ?? {}).length === 0;
     const to = catchAll && weights ? weights : r.to;
+    const mirror = catchAll ? mirrored : {};
     routes.push({
       name: `${base}:${r.name ?? `route-${i}`}`,
       match: r.match ?? {},
@@ -298,6 +327,7 @@ function inboundSide(
       ...(r.timeouts ? { timeouts: r.timeouts } : {}),
       ...(r.retries ? { retries: r.retries } : {}),
       ...(r.fault ? { fault: r.fault } : {}),
+      ...mirror,
     } as Route);
   });
   routes.push({
@@ -305,6 +335,7 @@ function inboundSide(
     match: {},
     destinations: weights ? split(weights, 'canary weights') : [{ cluster: base, weight: 1 }],
     service: svc.name,
+    ...mirrored,
   } as Route);
   return {
     listener: { name: `in:${port}`, port, direction: 'inbound', protocol: 'http', routes, ...listenerPolicies },

@@ -12,6 +12,7 @@ export function resolvePolicies(config: MeshConfig, service: string) {
     retries: s.retries ?? d.retries,
     outlierDetection: s.outlierDetection ?? d.outlierDetection,
     healthCheck: s.healthCheck ?? d.healthCheck,
+    endpointWait: s.endpointWait ?? d.endpointWait,
     rateLimit: s.rateLimit ?? d.rateLimit,
     lb: s.lb ?? d.lb,
     mtls: s.mtls ?? d.mtls ?? 'strict', // shared/DESIGN.md: strict unless the user says otherwise

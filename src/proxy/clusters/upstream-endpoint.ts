@@ -7,14 +7,22 @@ import type { Pool } from 'undici';
 import { createRequire } from 'node:module';
 const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
 import type { TlsOrigination } from '../identity/tls-origination.ts';
+import { H2_SETTINGS, widenConnectionWindow } from './h2-windows.ts';
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'tcp';
 
 // Peak-EWMA decay: how fast an old latency sample is forgotten (linkerd: 10s).
 const EWMA_DECAY_NS = 10e9;
-// Cost used for a fresh endpoint and as the penalty after a failure.
+// Cost used for a fresh endpoint, and the cost while held back after a connect failure.
 const DEFAULT_RTT_NS = 1e6;
 const FAILURE_PENALTY_NS = 1e9;
+// How long a connect failure holds an endpoint back: doubling with each failure in a row, up to the
+// maximum, and over at its first answer. Not a penalty folded into the EWMA: that one decayed over tens
+// of seconds, and P2C never picks an endpoint that costs more than its peers, so a replica refused its
+// first request only because its app was not listening yet starved for about a minute (reliability/,
+// recreate-replica). Held briefly, it is tried again soon; a dead one is tried at most every few seconds.
+const FAILURE_HOLD_BASE_NS = 250e6;
+const FAILURE_HOLD_MAX_NS = 8e9;
 
 /** Code of the error a connect that outlived timeouts.connectMs fails with (undici's own code for HTTP/1 pools). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -38,6 +46,9 @@ export class UpstreamEndpoint {
   failures = 0;
   private ewmaNs = DEFAULT_RTT_NS;
   private stampNs = 0n;
+  /** Connect failures since the last answer, and until when the last one holds the endpoint back. */
+  private failuresInARow = 0;
+  private heldUntilNs = 0n;
   private pool: Pool | undefined;
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
@@ -90,8 +101,9 @@ export class UpstreamEndpoint {
     if (s && !s.closed && !s.destroyed) return s;
     const tls = this.tls;
     const session = tls
-      ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, createConnection: () => tls.connect(['h2']) })
-      : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000 });
+      ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS, createConnection: () => tls.connect(['h2']) })
+      : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS });
+    widenConnectionWindow(session);
     session.on('error', () => {});
     // Connect timeout (cluster timeouts.connectMs): TCP connect, and the TLS handshake for a peer sidecar.
     const timer = setTimeout(() => session.destroy(connectTimeoutError(this.hostPort, this.connectTimeoutMs)), this.connectTimeoutMs);
@@ -114,12 +126,15 @@ export class UpstreamEndpoint {
   closeSession(): void {
     const s = this.session;
     this.session = undefined;
-    s?.close();
+    // Not at once: nghttp2 sends our GOAWAY ahead of HEADERS still queued, and
+    // the peer then refuses (REFUSED_STREAM) a stream it sees after answering
+    // that GOAWAY. No new stream goes to `s` now; close it once those just opened are on the wire.
+    if (s) setTimeout(() => s.close(), 1000).unref();
   }
 
   /** Peak-EWMA cost: latency estimate weighted by outstanding work. */
   cost(nowNs: bigint): number {
-    const ewma = this.decayed(nowNs);
+    const ewma = nowNs < this.heldUntilNs ? FAILURE_PENALTY_NS : this.decayed(nowNs);
     return ewma * (this.inflight + 1);
   }
 
@@ -133,6 +148,8 @@ export class UpstreamEndpoint {
 
   /** Record one latency sample; a peak above the estimate replaces it at once. */
   observe(rttNs: number, nowNs: bigint): void {
+    this.failuresInARow = 0;
+    this.heldUntilNs = 0n;
     if (rttNs > this.ewmaNs) {
       this.ewmaNs = rttNs;
     } else {
@@ -143,9 +160,12 @@ export class UpstreamEndpoint {
     this.stampNs = nowNs;
   }
 
+  /** A connect failure: held back a while (see FAILURE_HOLD_BASE_NS); the latency estimate is left as it was. */
   observeFailure(nowNs: bigint): void {
     this.failures++;
-    this.observe(FAILURE_PENALTY_NS, nowNs);
+    const holdNs = Math.min(FAILURE_HOLD_MAX_NS, FAILURE_HOLD_BASE_NS * 2 ** Math.min(this.failuresInARow, 16));
+    this.failuresInARow++;
+    this.heldUntilNs = nowNs + BigInt(holdNs);
   }
 
   latencyMs(): number {

@@ -2,6 +2,11 @@
 // budget and endpoint preference, circuit-breaker accounting, outlier
 // reports, and one safe retry of the stale keep-alive race. Installed on every
 // HTTP route (the breaker and the stale-connection retry need no policy).
+// Requests that never reached an app are always safe to send again, whatever
+// the method: on inbound listeners a connect failure to a local replica is
+// retried on another replica with no policy, and a peer sidecar's own 503
+// (x-mesh-error upstream-connect-failure / no-healthy-endpoint) counts as a
+// connect failure for the route's retry policy.
 import http2 from 'node:http2';
 import type { Filter, Handler } from './filter.ts';
 import type { Exchange } from '../http/exchange.ts';
@@ -18,12 +23,20 @@ import { resilienceStats } from '../telemetry/resilience-stats.ts';
 import type { RetryPolicy } from '../../shared/policies.ts';
 import type { z } from 'zod';
 import { bufferRequestBody } from '../http/buffer-request-body.ts';
+import type { Readable } from 'node:stream';
 
 type Retry = z.infer<typeof RetryPolicy>;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 // Resets that mean "the pooled connection was already closed": nothing of the request was processed.
 const STALE_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED']);
+// At most this many connect-failure retries without a policy (inbound), each on a replica not tried yet.
+const MAX_CONNECT_RETRIES = 3;
+
+/** A 503 a mesh proxy made because it could not reach an app: the request was never sent to one. */
+export function isProxyRefusal(status: number, meshError: string | undefined): boolean {
+  return status === 503 && meshError !== undefined && (meshError.startsWith('upstream-connect-failure') || meshError.startsWith('no-healthy-endpoint'));
+}
 
 /** The frozen per-route settings the attempts of one request read. */
 interface AttemptPolicy {
@@ -36,6 +49,8 @@ interface AttemptPolicy {
   perTryMs: number | undefined;
   idleMs: number | undefined;
   labels: [string, string, string];
+  /** Inbound listener: connect failures to the local replicas are retried without a policy. */
+  inbound: boolean;
 }
 
 function retriableStatus(p: AttemptPolicy, status: number, grpc: string | undefined): string | undefined {
@@ -71,6 +86,7 @@ class Attempts implements AttemptObserver {
   /** The body can be sent again (none, or buffered whole). */
   private resendable: boolean;
   private staleRetried = false;
+  private connectRetries = 0;
   // Circuit-breaker slot of the latest attempt (fields, not an object: one per request on the hot path),
   // and of earlier attempts still finishing.
   private ticketAttempt = -1;
@@ -80,6 +96,8 @@ class Attempts implements AttemptObserver {
   private perTry: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
+  /** Bytes moved at the last idle check. */
+  private idleLast = -1;
   private answered = false;
 
   constructor(ex: Exchange, p: AttemptPolicy, next: Handler, resendable: boolean) {
@@ -90,7 +108,7 @@ class Attempts implements AttemptObserver {
   }
 
   start(): void {
-    if (this.p.requestMs) this.deadline = setTimeout(this.onRequestTimeout, this.p.requestMs);
+    if (this.p.requestMs) this.deadline = setTimeout(Attempts.requestTimeout, this.p.requestMs, this);
     this.attempt();
   }
 
@@ -101,11 +119,10 @@ class Attempts implements AttemptObserver {
     ex.attempts = this.n;
     ex.attempt++;
     ex.bytesIn = 0;
-    if (this.p.retry !== undefined || this.n > 1) {
-      const res = ex.res!;
-      if (!res.headersSent) res.setHeader('x-mesh-attempts', String(this.n));
-    }
-    if (this.p.perTryMs) this.perTry = setTimeout(this.onPerTryTimeout, this.p.perTryMs);
+    // x-mesh-attempts goes into the head the forwarder or sendProxyError writes (a setHeader() here
+    // would push every writeHead of the exchange onto Node's slower merge path).
+    if (this.p.retry !== undefined || this.n > 1) ex.attemptsHeader = String(this.n);
+    if (this.p.perTryMs) this.perTry = setTimeout(Attempts.perTryTimeout, this.p.perTryMs, this);
     this.next(ex);
   }
 
@@ -162,11 +179,16 @@ class Attempts implements AttemptObserver {
     if (t.pending) t.breaker.pending--;
   }
 
-  response(status: number, grpc: string | undefined): boolean {
+  response(status: number, grpc: string | undefined, meshError?: string): boolean {
     const ex = this.ex;
     clearTimeout(this.perTry);
     if (ex.cluster !== undefined && ex.endpoint !== undefined) recordOutcome(ex.cluster, ex.endpoint, status < 500, ex.telemetry);
     if (this.p.retry !== undefined) {
+      // The peer sidecar could not reach any app replica: as safe as our own connect failure, any method.
+      if (isProxyRefusal(status, meshError) && retriableFailure(this.p, 'upstream-connect-failure') && this.mayRetry(true)) {
+        this.retry('connect-failure', true);
+        return true;
+      }
       const why = retriableStatus(this.p, status, grpc);
       if (why !== undefined && this.mayRetry()) {
         this.retry(why, true);
@@ -183,6 +205,13 @@ class Attempts implements AttemptObserver {
     clearTimeout(this.perTry);
     if (ex.cluster !== undefined && ex.endpoint !== undefined) recordOutcome(ex.cluster, ex.endpoint, false, ex.telemetry);
     if (responded) return false; // part of the response is out: nothing to retry
+    // Inbound: the local replica refused the connection (stopping, starting): the request was never sent,
+    // so another replica gets it, whatever the method (Linkerd and Envoy do the same).
+    if (reason === 'upstream-connect-failure' && this.p.inbound && this.connectRetries < Math.min(MAX_CONNECT_RETRIES, (ex.cluster?.endpoints.length ?? 1) - 1) && !ex.done && !this.answered && this.bodyUntouched()) {
+      this.connectRetries++;
+      this.retry('connect-failure', false);
+      return true;
+    }
     if (this.p.retry !== undefined && retriableFailure(this.p, reason) && this.mayRetry()) {
       this.retry(reason === 'upstream-connect-failure' ? 'connect-failure' : 'reset', true);
       return true;
@@ -203,18 +232,23 @@ class Attempts implements AttemptObserver {
     return false;
   }
 
+  /** The request body can go again: none, buffered, or a stream nothing has read yet (a connect failure). */
+  private bodyUntouched(): boolean {
+    return this.resendable || !(this.ex.req as unknown as Readable).readableDidRead;
+  }
+
   private idempotent(): boolean {
     return IDEMPOTENT.has(this.ex.req.method ?? 'GET');
   }
 
-  /** Whether one more attempt may go; counts why not when a retry was wanted. */
-  private mayRetry(): boolean {
+  /** Whether one more attempt may go; counts why not when a retry was wanted. `neverSent`: no app saw it, any method goes. */
+  private mayRetry(neverSent = false): boolean {
     const ex = this.ex;
     const r = this.p.retry!;
     if (ex.done || this.answered) return false;
     let skip: string | undefined;
     if (this.n > r.attempts) skip = 'attempts';
-    else if (!r.retryNonIdempotent && !this.idempotent()) skip = 'non-idempotent';
+    else if (!neverSent && !r.retryNonIdempotent && !this.idempotent()) skip = 'non-idempotent';
     else if (!this.resendable) skip = 'body-too-large';
     else if (!this.p.budget!.tryRetry()) skip = 'budget';
     if (skip === undefined) return true;
@@ -252,7 +286,16 @@ class Attempts implements AttemptObserver {
     if (ex.telemetry !== undefined) resilienceStats(ex.telemetry).timeouts_total.with(...this.p.labels, kind).value++;
   }
 
-  private readonly onPerTryTimeout = (): void => {
+  // Timer callbacks are static and get the Attempts as their argument: no closure per request.
+  private static perTryTimeout(a: Attempts): void {
+    a.onPerTryTimeout();
+  }
+
+  private static requestTimeout(a: Attempts): void {
+    a.onRequestTimeout();
+  }
+
+  private onPerTryTimeout(): void {
     const ex = this.ex;
     if (ex.done || ex.ended || this.answered) return;
     this.countTimeout('per-try');
@@ -266,9 +309,9 @@ class Attempts implements AttemptObserver {
     }
     this.answer();
     sendProxyError(ex, 'timeout', `per-try ${this.p.perTryMs}ms ${where}`);
-  };
+  }
 
-  private readonly onRequestTimeout = (): void => {
+  private onRequestTimeout(): void {
     const ex = this.ex;
     if (ex.done || ex.ended || this.answered) return;
     this.countTimeout('request');
@@ -276,33 +319,40 @@ class Attempts implements AttemptObserver {
     const where = `${ex.cluster?.name ?? ''} ${ex.endpoint?.hostPort ?? ''}`.trim();
     this.abandon();
     sendProxyError(ex, 'timeout', `request ${this.p.requestMs}ms${where ? ` ${where}` : ''} after ${this.n} attempt${this.n === 1 ? '' : 's'}`);
-  };
+  }
 
   /** Streams: cut the exchange when no byte moved either way for idleMs. */
   private watchIdle(ms: number): void {
-    const ex = this.ex;
-    let last = -1;
-    const tick = (): void => {
-      if (ex.done || ex.ended) return;
-      const moved = ex.bytesIn + ex.bytesOut;
-      if (moved !== last) {
-        last = moved;
-        this.idle = setTimeout(tick, ms);
-        return;
-      }
-      this.idle = undefined;
-      this.countTimeout('idle');
-      ex.error = `timeout idle ${ms}ms ${ex.cluster?.name ?? ''} ${ex.endpoint?.hostPort ?? ''}`.trimEnd();
-      this.abandon(); // the upstream's abort error must not overwrite the reason
-      const res = ex.res!;
-      if (ex.http2) (res as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_CANCEL);
-      else res.destroy();
-    };
-    this.idle = setTimeout(tick, ms);
+    this.idleLast = -1;
+    this.idle = setTimeout(Attempts.idleTick, ms, this, ms);
   }
+
+  private static idleTick(a: Attempts, ms: number): void {
+    const ex = a.ex;
+    if (ex.done || ex.ended) return;
+    const moved = ex.bytesIn + ex.bytesOut;
+    if (moved !== a.idleLast) {
+      a.idleLast = moved;
+      a.idle = setTimeout(Attempts.idleTick, ms, a, ms);
+      return;
+    }
+    a.idle = undefined;
+    a.countTimeout('idle');
+    ex.error = `timeout idle ${ms}ms ${ex.cluster?.name ?? ''} ${ex.endpoint?.hostPort ?? ''}`.trimEnd();
+    a.abandon(); // the upstream's abort error must not overwrite the reason
+    const res = ex.res!;
+    if (ex.http2) (res as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_CANCEL);
+    else res.destroy();
+  }
+
 }
 
-function attemptPolicy(retry: Retry | undefined, timeouts: { requestMs?: number; perTryMs?: number; idleMs?: number } | undefined, labels: [string, string, string]): AttemptPolicy {
+function attemptPolicy(
+  retry: Retry | undefined,
+  timeouts: { requestMs?: number; perTryMs?: number; idleMs?: number } | undefined,
+  labels: [string, string, string],
+  inbound: boolean,
+): AttemptPolicy {
   return {
     retry,
     budget: retry ? new RetryBudget(retry.budget.ratio, retry.budget.minPerSecond) : undefined,
@@ -313,7 +363,17 @@ function attemptPolicy(retry: Retry | undefined, timeouts: { requestMs?: number;
     perTryMs: retry?.perTryTimeoutMs || timeouts?.perTryMs || undefined,
     idleMs: timeouts?.idleMs || undefined,
     labels,
+    inbound,
   };
+}
+
+/**
+ * A non-idempotent request is kept for a retry only when a peer sidecar's refusal may come back (then no
+ * app saw it): only a whole body of known length (a streamed body, a gRPC stream, 100-continue is never held).
+ */
+function bufferable(ex: Exchange): boolean {
+  const h = ex.req.headers;
+  return h['content-length'] !== undefined && h['expect'] === undefined;
 }
 
 export const retryFilter: Filter = (next, ctx) => {
@@ -321,7 +381,9 @@ export const retryFilter: Filter = (next, ctx) => {
   const spec = route.spec;
   // Route timeouts win over the listener's, field by field.
   const timeouts = { ...ctx.listener.spec.timeouts, ...spec.timeouts };
-  const p = attemptPolicy(spec.retries, timeouts, [ctx.listener.direction, ctx.listener.name, route.name]);
+  const p = attemptPolicy(spec.retries, timeouts, [ctx.listener.direction, ctx.listener.name, route.name], ctx.listener.direction === 'inbound');
+  // Only a policy that retries connect failures can resend a non-idempotent request (after a peer's refusal).
+  const holdNonIdempotent = p.retry !== undefined && retriableFailure(p, 'upstream-connect-failure');
   return (ex) => {
     // Upgrades are piped raw: no attempts to watch.
     if (ex.socket !== undefined || ex.res === undefined) {
@@ -331,7 +393,7 @@ export const retryFilter: Filter = (next, ctx) => {
     const hasBody = requestHasBody(ex);
     const r = p.retry;
     if (r !== undefined) p.budget!.recordRequest();
-    if (!hasBody || r === undefined || (!r.retryNonIdempotent && !IDEMPOTENT.has(ex.req.method ?? 'GET'))) {
+    if (!hasBody || r === undefined || (!r.retryNonIdempotent && !IDEMPOTENT.has(ex.req.method ?? 'GET') && !(holdNonIdempotent && bufferable(ex)))) {
       const a = new Attempts(ex, p, next, !hasBody);
       ex.attemptObserver = a;
       a.start();

@@ -7,8 +7,12 @@ import { forwardHttp2 } from '../clusters/http2-forwarder.ts';
 import { forwardUpgrade } from '../clusters/upgrade-forwarder.ts';
 
 export const routeToUpstream: Handler = (ex) => {
-  // Destination, available endpoint, failover and circuit breaker (it answers the client when none fits).
-  if (!pickUpstream(ex)) return;
+  // Destination, available endpoint, failover and circuit breaker (it answers the client when none fits,
+  // or calls forward later when the request waits for a cluster's first endpoint).
+  if (pickUpstream(ex, forward)) forward(ex);
+};
+
+const forward: Handler = (ex) => {
   const cluster = ex.cluster!;
   const ep = ex.endpoint!;
   if (ex.socket !== undefined) forwardUpgrade(ex, ep);

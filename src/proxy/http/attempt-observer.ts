@@ -9,8 +9,11 @@ export interface AttemptObserver {
   admit(cluster: CompiledCluster, ep: UpstreamEndpoint): string | undefined;
   /** The request left the pending queue: it is being written to a connection. */
   started(attempt: number): void;
-  /** Response head arrived. True: discard this attempt (the observer retries or answers). */
-  response(status: number, grpcStatus: string | undefined): boolean;
+  /**
+   * Response head arrived. True: discard this attempt (the observer retries or answers). `meshError`: the
+   * x-mesh-error of a 503 (a peer proxy's own refusal), undefined otherwise.
+   */
+  response(status: number, grpcStatus: string | undefined, meshError?: string): boolean;
   /** The attempt failed. True: the observer answers the client (retry or its own error). */
   failed(reason: ProxyErrorReason, code: string, responded: boolean): boolean;
   /** The attempt is over, however it ended. Called once per attempt. */
