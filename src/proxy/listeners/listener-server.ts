@@ -12,8 +12,21 @@ import { httpEntry, upgradeEntry } from './http-entry.ts';
 import { proxyTcp } from '../tcp/proxy-tcp.ts';
 import { TlsInbound, inboundPeerOf, type InboundPeer } from './tls-inbound.ts';
 import { listenerAuthz } from '../authz/listener-authz.ts';
+import { guardH2Session } from './h2-abuse-guard.ts';
+import { tcpAuthzCounter } from '../telemetry/authz-decision-counter.ts';
+import { H2_SETTINGS, widenConnectionWindow } from '../clusters/h2-windows.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 import type tls from 'node:tls';
+
+// Time for a client to send a request's headers; then 408 and close. An environment knob (seconds-scale values
+// make tests of it quick); the default is Node's own.
+const HEADERS_TIMEOUT_MS = Number(process.env.MESH_PROXY_HEADERS_TIMEOUT_MS) || 60_000;
+
+// Malformed HTTP/1 the parser refused: the status that says why (default 400).
+const CLIENT_ERROR_STATUS: Record<string, [string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['408', 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: ['431', 'Request Header Fields Too Large'],
+};
 
 export function listenerKey(l: Listener): string {
   return `${l.name}|${l.address}|${l.port}|${l.protocol}`;
@@ -47,25 +60,54 @@ export class ListenerServer {
     const entry = httpEntry(state, spec.name);
     // Counts HTTP exchanges in flight, so a drain can end as soon as none is left.
     const handler = (req: Parameters<typeof entry>[0], res: Parameters<typeof entry>[1]): void => {
+      // An HTTP/2 stream refused by the abuse guard (h2-abuse-guard.ts) must not cost an upstream request.
+      if ((req as { stream?: { destroyed: boolean } }).stream?.destroyed) return;
       this.inflight++;
-      res.once('close', this.onExchangeClose);
+      res.on('close', this.onExchangeClose); // 'close' comes once; on() spares once()'s wrapper per request
       entry(req, res);
     };
     // These servers never listen: they parse connections handed over after detection.
+    // optimizeEmptyRequests (Node >= 24.9; ignored before): a request without Content-Length or
+    // Transfer-Encoding skips the Readable life cycle of its IncomingMessage (no 'data'/'end'/'close',
+    // about a dozen nextTicks fewer per request). Bodies are read only when requestHasBody() says so,
+    // which tests the same two headers.
     this.h1 = http.createServer(
-      { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000, requireHostHeader: false, noDelay: true },
+      {
+        requestTimeout: 0,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        connectionsCheckingInterval: Math.min(30_000, HEADERS_TIMEOUT_MS / 2),
+        keepAliveTimeout: 60_000,
+        requireHostHeader: false,
+        noDelay: true,
+        optimizeEmptyRequests: true,
+      } as http.ServerOptions,
       handler as http.RequestListener,
     );
+    // Node enforces headersTimeout from a timer it starts on 'listening'; this server never listens (sockets
+    // are handed to it), so without this a client trickling its headers (slowloris) held a socket forever.
+    // destroy() stops the timer again (http.Server.close).
+    this.h1.emit('listening');
     this.h1.on('upgrade', upgradeEntry(state, spec.name));
     // Malformed HTTP/1: answer 400 as Node would, then close.
+    // Logged (access log, with the parser's code) so an attack or a broken client shows; nothing was proxied.
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code !== 'ECONNRESET' && socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nx-mesh-error: downstream-protocol-error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      if (err.code !== 'ECONNRESET') {
+        const [status, text] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? ['400', 'Bad Request'];
+        if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${err.code ?? ''}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        const listener = this.state.runtime?.listeners.get(this.name);
+        if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http1', `downstream-protocol-error ${status} ${err.code ?? err.message}`);
+      }
       socket.destroy();
     });
-    this.h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    this.h2 = http2.createServer({ settings: H2_SETTINGS }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     this.h2.on('sessionError', () => {});
     this.h2.on('session', (session) => {
+      guardH2Session(session, (why) => {
+        const listener = this.state.runtime?.listeners.get(this.name);
+        if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http2', `downstream-protocol-error ${why}`);
+      });
       this.sessions.add(session);
+      widenConnectionWindow(session);
       session.once('close', () => this.sessions.delete(session));
     });
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: false }, (s) => this.onConnection(s));
@@ -180,12 +222,13 @@ export class ListenerServer {
     const spec = listener.spec;
     if (listener.direction !== 'inbound' || !spec.authz || spec.authz.rules.length === 0) return true;
     const d = listenerAuthz(spec)({ source: peer?.service ? { service: peer.service, spiffeId: peer.spiffeId } : undefined, port: spec.port || this.bound!.port });
-    const stats = this.state.telemetry.tls.authz_decisions_total;
+    // The same counting as the HTTP authz filter (one cached series per decision and rule).
+    const counter = tcpAuthzCounter(this.state.telemetry.tls.authz_decisions_total, this.name);
     if (d.allowed) {
-      stats.with(this.name, 'tcp', d.audited ? 'audit_denied' : 'allowed', d.rule ?? 'default-allow').inc();
+      counter.count(d.audited ? 'audit_denied' : 'allowed', d.rule ?? 'default-allow');
       return true;
     }
-    stats.with(this.name, 'tcp', 'denied', d.rule ?? '').inc();
+    counter.count('denied', d.rule ?? '');
     socket.destroy();
     this.state.telemetry.recordRefusedTcp(listener, peer?.service, peer ? 'tls' : 'tcp', `rbac-denied ${d.rule ?? ''}`.trimEnd());
     return false;
@@ -238,6 +281,7 @@ export class ListenerServer {
   destroy(): void {
     this.tlsIn?.close();
     this.server.close();
+    this.h1.close();
     for (const s of this.sockets.keys()) s.destroy();
     this.sockets.clear();
   }
