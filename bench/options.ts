@@ -14,6 +14,8 @@ export interface BenchOptions {
   loadgen: 'wrk' | 'undici';
   accessLog: boolean;
   meshctlEntry: string;
+  /** Node/V8 flags for the meshctl hops (as NODE_OPTIONS would give them in a container). */
+  nodeArgs: string[];
   disconnect: boolean;
   disconnectRequests: number;
   bodyBytes: number;
@@ -34,7 +36,11 @@ export const usage = `npm run bench -- [options]
   --loadgen <kind>       wrk (default when /usr/bin/wrk exists) or undici
   --access-log           turn the meshctl proxies' access log on (off by default)
   --meshctl <entry>      src (default: node src/cli/main.ts), dist (dist/cli/main.js after
-                         npm run build), or the path of a CLI entry file
+                         npm run build), build (compile src/ now into bench/results/pkg/dist and
+                         run that: compiled JS as in a container, from the current source),
+                         or the path of a CLI entry file
+  --node-args "<flags>"  Node/V8 flags for every meshctl hop, e.g. "--max-semi-space-size=2"
+                         (bench/profile-proxy.ts measures what each one changes)
   --no-disconnect        skip the client-disconnect check
   --json <file>          where to write the results; default bench/results/latest.json
 `;
@@ -56,6 +62,7 @@ export function parseOptions(argv: string[], defaults: { json: string; loadgen: 
       loadgen: { type: 'string', default: defaults.loadgen },
       'access-log': { type: 'boolean', default: false },
       meshctl: { type: 'string', default: 'src' },
+      'node-args': { type: 'string', default: '' },
       disconnect: { type: 'boolean', default: true },
       json: { type: 'string', default: defaults.json },
       help: { type: 'boolean', short: 'h', default: false },
@@ -86,6 +93,7 @@ export function parseOptions(argv: string[], defaults: { json: string; loadgen: 
     loadgen: oneOf('loadgen', values.loadgen, ['wrk', 'undici'] as const),
     accessLog: values['access-log'],
     meshctlEntry: values.meshctl,
+    nodeArgs: values['node-args'].split(' ').filter(Boolean),
     disconnect: values.disconnect,
     disconnectRequests: quick ? 5 : 20,
     bodyBytes: 1024,

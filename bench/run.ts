@@ -15,6 +15,7 @@ import { runDisconnectCheck, type DisconnectResult } from './disconnect-check.ts
 import { startUpstream } from './upstream/start-upstream.ts';
 import { meshctlSettings, meshctlEntries, meshctlUnavailable } from './hops/meshctl.ts';
 import { HAPROXY } from './hops/haproxy.ts';
+import { buildMeshctl } from './hops/build-meshctl.ts';
 import * as report from './report.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -38,7 +39,9 @@ async function main(): Promise<number> {
   }
   const o = parsed;
   meshctlSettings.accessLog = o.accessLog;
-  meshctlSettings.entry = o.meshctlEntry === 'src' || o.meshctlEntry === 'dist' ? meshctlEntries[o.meshctlEntry] : resolve(o.meshctlEntry);
+  meshctlSettings.nodeArgs = o.nodeArgs;
+  meshctlSettings.entry =
+    o.meshctlEntry === 'src' || o.meshctlEntry === 'dist' ? meshctlEntries[o.meshctlEntry] : o.meshctlEntry === 'build' ? buildMeshctl((s) => process.stderr.write(`${s}\n`)) : resolve(o.meshctlEntry);
   const known = scenarios.map((s) => s.id);
   const unknown = (o.only ?? []).filter((id) => !known.includes(id));
   if (unknown.length) throw new Error(`unknown scenario id ${unknown.join(', ')}; known: ${known.join(', ')}`);
@@ -96,7 +99,7 @@ async function main(): Promise<number> {
     `${o.durationMs / 1000} s runs after ${o.warmupMs / 1000} s warm-up; upstream: ${o.upstream} answering ${o.bodyBytes} B; ` +
     `max throughput: ${o.loadgen}${o.loadgen === 'wrk' ? ` -t${o.threads}` : ''} with ${o.maxConnections} connections; ` +
     `latency: open loop at ${o.rate} req/s over ${o.fixedConnections} connections, measured from the scheduled send time; ` +
-    `per-proxy figures are client-side hop first; meshctl run as node ${relative(repoRoot, meshctlSettings.entry)}, access log ${o.accessLog ? 'on' : 'off'}`;
+    `per-proxy figures are client-side hop first; meshctl run as node ${[...o.nodeArgs, relative(repoRoot, meshctlSettings.entry)].join(' ')}, access log ${o.accessLog ? 'on' : 'off'}`;
   const out: string[] = [];
   out.push('', `meshctl bench — ${machine.date}, node ${machine.node}, ${machine.cpus}, load average at start ${machine.loadavgAtStart}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   out.push(settings, '');

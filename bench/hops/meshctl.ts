@@ -2,7 +2,7 @@
 // `node src/cli/main.ts proxy --config <snapshot.json> --admin 127.0.0.1:<port>`.
 // Hop 0 of a chain is the client sidecar (outbound listener), the others are
 // server sidecars (inbound listener), so two hops are the mesh path.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSnapshot, type SnapshotInput } from '../../src/shared/snapshot.ts';
@@ -23,6 +23,10 @@ export const meshctlSettings = {
   accessLog: false,
   /** CLI entry file; src, dist or a path. */
   entry: meshctlEntries.src,
+  /** Node flags before the entry (bench/profile-proxy.ts: --cpu-prof, --trace-gc, V8 heap flags). */
+  nodeArgs: [] as string[],
+  /** Where the proxies' stdout goes (a file per hop, for --trace-gc lines); default: discarded. */
+  stdoutFile: undefined as ((index: number) => string) | undefined,
 };
 
 /** Why the meshctl hops cannot run here, or undefined when they can be tried. */
@@ -82,8 +86,10 @@ export async function startMeshctlHop(ctx: HopContext, protocol: 'http' | 'tcp')
   writeFileSync(file, JSON.stringify(snap, null, 2));
   const name = `meshctl hop ${ctx.index}`;
   const extra = ctx.spec.args ? await ctx.spec.args({ index: ctx.index, count: ctx.count, tmpDir: ctx.tmpDir }) : [];
-  const p = ctx.procs.start(name, process.execPath, [meshctlSettings.entry, 'proxy', '--config', file, '--admin', `127.0.0.1:${adminPort}`, ...extra], {
+  const out = meshctlSettings.stdoutFile?.(ctx.index);
+  const p = ctx.procs.start(name, process.execPath, [...meshctlSettings.nodeArgs, meshctlSettings.entry, 'proxy', '--config', file, '--admin', `127.0.0.1:${adminPort}`, ...extra], {
     cwd: repoRoot,
+    ...(out !== undefined ? { stdio: ['ignore', openSync(out, 'w'), 'pipe'] as ('ignore' | 'pipe' | number)[] } : {}),
   });
   const stop = () => (p.child.exitCode !== null ? `exited with code ${p.child.exitCode}: ${p.tail().slice(-400) || '(no output)'}` : undefined);
   try {

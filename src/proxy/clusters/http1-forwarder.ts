@@ -23,6 +23,11 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   private readonly obs: AttemptObserver | undefined;
   private readonly attempt: number;
   private discarded = false;
+  // Content-Length body bytes still to come (-1: no length). The chunk that completes it ends the
+  // response: one end(chunk) instead of write(chunk) then end(), the latter a second pass through
+  // the socket's write path for nothing.
+  private remaining = -1;
+  private endedEarly = false;
 
   constructor(ex: Exchange, ep: UpstreamEndpoint) {
     this.ex = ex;
@@ -47,26 +52,45 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
     this.ex.bytesIn += chunk.length;
   }
 
-  onResponseStart(controller: Controller, statusCode: number, _headers: unknown, statusText: string): void {
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, statusText: string): void {
     const now = process.hrtime.bigint();
     this.ep.observe(Number(now - this.sentNs), now);
     this.responded = true;
     const ex = this.ex;
-    if (ex.attempt !== this.attempt || this.obs?.response(statusCode, grpcStatusOf(controller))) {
+    // gRPC errors come as trailers-only responses: grpc-status in the head (undici's parsed headers are lowercase).
+    const grpc = headers['grpc-status'];
+    if (ex.attempt !== this.attempt || this.obs?.response(statusCode, typeof grpc === 'string' ? grpc : grpc?.[0], statusCode === 503 ? (headers['x-mesh-error'] as string | undefined) : undefined)) {
       // Retried or abandoned: read the rest and drop it, keeping the connection.
       this.discarded = true;
       return;
     }
     const res = ex.res!;
     ex.status = statusCode;
-    const raw = (controller as unknown as { rawHeaders: Buffer[] }).rawHeaders ?? [];
-    if (ex.http2) (res as import('node:http2').Http2ServerResponse).writeHead(statusCode, responseHeadersH2(raw));
-    else (res as import('node:http').ServerResponse).writeHead(statusCode, statusText || undefined, responseHeadersH1(raw) as unknown as import('node:http').OutgoingHttpHeaders);
+    const cl = headers['content-length'];
+    if (typeof cl === 'string') this.remaining = Number(cl);
+    // The retry filter's x-mesh-attempts, unless the upstream (a next sidecar) already says how many it made.
+    const attempts = headers['x-mesh-attempts'] === undefined ? ex.attemptsHeader : undefined;
+    if (ex.http2) {
+      const out = responseHeadersH2(headers);
+      if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
+      (res as import('node:http2').Http2ServerResponse).writeHead(statusCode, out);
+    } else {
+      const raw = (controller as unknown as { rawHeaders: Buffer[] }).rawHeaders ?? [];
+      const out = responseHeadersH1(raw, headers.connection);
+      if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
+      (res as import('node:http').ServerResponse).writeHead(statusCode, statusText || undefined, out as unknown as import('node:http').OutgoingHttpHeaders);
+    }
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.discarded) return;
     this.ex.bytesOut += chunk.length;
+    if (this.remaining > 0 && (this.remaining -= chunk.length) === 0) {
+      this.endedEarly = true;
+      this.ex.ended = true;
+      this.ex.res!.end(chunk);
+      return;
+    }
     if (!(this.ex.res as import('node:http').ServerResponse).write(chunk)) {
       controller.pause();
       this.ex.res!.once('drain', () => controller.resume());
@@ -75,7 +99,7 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(_controller: Controller, trailers: Record<string, string | string[]>): void {
     this.done();
-    if (this.discarded) return;
+    if (this.discarded || this.endedEarly) return;
     const res = this.ex.res!;
     if (trailers && Object.keys(trailers).length > 0) (res as import('node:http').ServerResponse).addTrailers(trailers as Record<string, string>);
     this.ex.ended = true;
@@ -85,7 +109,7 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Controller, err: Error): void {
     this.done();
     const ex = this.ex;
-    if (ex.done) return; // the client left first; nothing to tell
+    if (ex.done || this.endedEarly) return; // the client left first, or has the whole body: nothing to tell
     if (this.discarded || ex.attempt !== this.attempt) return;
     const { reason, code } = classifyUpstreamError(err, this.responded);
     if (reason === 'upstream-connect-failure') this.ep.observeFailure(process.hrtime.bigint());
@@ -99,14 +123,6 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
     this.ep.inflight--;
     this.obs?.finished(this.attempt);
   }
-}
-
-// gRPC errors come as trailers-only responses: grpc-status in the head.
-function grpcStatusOf(controller: Controller): string | undefined {
-  const raw = (controller as unknown as { rawHeaders?: Buffer[] }).rawHeaders;
-  if (raw === undefined) return undefined;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 11 && raw[i]!.toString('latin1').toLowerCase() === 'grpc-status') return raw[i + 1]!.toString('latin1');
-  return undefined;
 }
 
 export function forwardHttp1(ex: Exchange, ep: UpstreamEndpoint): void {

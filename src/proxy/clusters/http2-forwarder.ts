@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
 import { upstreamRequestHeadersH2 } from '../http/upstream-request-headers.ts';
-import { h2ObjectToRaw, responseHeadersH1, responseHeadersH2 } from '../http/downstream-response-headers.ts';
+import { responseHeadersH1FromObject, responseHeadersH2 } from '../http/downstream-response-headers.ts';
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
@@ -51,16 +51,24 @@ class Http2Exchange {
     const ex = this.ex;
     const status = Number(headers[':status'] ?? 502);
     const grpc = headers['grpc-status'];
-    if (ex.attempt !== this.attempt || this.obs?.response(status, typeof grpc === 'string' ? grpc : undefined)) {
+    if (ex.attempt !== this.attempt || this.obs?.response(status, typeof grpc === 'string' ? grpc : undefined, status === 503 ? (headers['x-mesh-error'] as string | undefined) : undefined)) {
       // Retried or abandoned: cancel this stream, the session stays.
       this.done();
       this.abort();
       return;
     }
     ex.status = status;
-    const raw = h2ObjectToRaw(headers as Record<string, string | string[] | undefined>);
-    if (ex.http2) (ex.res as Http2ServerResponse).writeHead(status, responseHeadersH2(raw));
-    else (ex.res as ServerResponse).writeHead(status, responseHeadersH1(raw) as unknown as import('node:http').OutgoingHttpHeaders);
+    // The retry filter's x-mesh-attempts, unless the upstream (a next sidecar) already says how many it made.
+    const attempts = headers['x-mesh-attempts'] === undefined ? ex.attemptsHeader : undefined;
+    if (ex.http2) {
+      const out = responseHeadersH2(headers);
+      if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
+      (ex.res as Http2ServerResponse).writeHead(status, out);
+    } else {
+      const out = responseHeadersH1FromObject(headers);
+      if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
+      (ex.res as ServerResponse).writeHead(status, out as unknown as import('node:http').OutgoingHttpHeaders);
+    }
     // Read the body only now: node:http2 emits 'response' on nextTick, so a DATA frame read in the same
     // chunk as HEADERS (common over TLS) would otherwise reach onData first and send an implicit 200.
     this.stream.on('data', this.onData);

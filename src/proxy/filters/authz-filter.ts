@@ -9,6 +9,7 @@ import type { DownstreamRequest } from '../http/exchange.ts';
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { listenerAuthz } from '../authz/listener-authz.ts';
 import { inboundPeerOf, type InboundPeer } from '../listeners/tls-inbound.ts';
+import { AuthzDecisionCounter } from '../telemetry/authz-decision-counter.ts';
 
 export const PEER_IDENTITY_HEADER = 'x-mesh-peer-identity';
 
@@ -23,6 +24,7 @@ export const authzFilter: Filter = (next, ctx) => {
   const spec = ctx.listener.spec;
   const evaluate = listenerAuthz(spec);
   const decisions = ctx.listener.name;
+  let counter: AuthzDecisionCounter | undefined;
   return (ex) => {
     const peer = requestPeer(ex.req);
     ex.peer = peer;
@@ -33,16 +35,17 @@ export const authzFilter: Filter = (next, ctx) => {
       port: spec.port || (ex.req.socket?.localPort ?? 0),
       http: { method: ex.req.method ?? 'GET', path: ex.path, headers: ex.req.headers as Record<string, string | string[] | undefined> },
     });
-    const stats = ex.telemetry?.tls.authz_decisions_total;
+    // The proxy's telemetry is known per request only; its counter is made once.
+    if (counter === undefined && ex.telemetry !== undefined) counter = new AuthzDecisionCounter(ex.telemetry.tls.authz_decisions_total, decisions, 'http');
     if (!d.allowed) {
-      stats?.with(decisions, 'http', 'denied', d.rule ?? '').inc();
+      counter?.count('denied', d.rule ?? '');
       sendProxyError(ex, 'rbac-denied', d.rule ?? '');
       return;
     }
     if (d.audited) {
-      stats?.with(decisions, 'http', 'audit_denied', d.rule ?? '').inc();
+      counter?.count('audit_denied', d.rule ?? '');
       ex.authzAudit = `would deny: ${d.rule}`;
-    } else stats?.with(decisions, 'http', 'allowed', d.rule ?? 'default-allow').inc();
+    } else counter?.count('allowed', d.rule ?? 'default-allow');
     next(ex);
   };
 };

@@ -1,53 +1,66 @@
 // Upstream response headers made ready for the client: hop-by-hop removed;
-// for HTTP/1 clients the upstream's header case and order are kept.
+// for HTTP/1 clients the upstream's header case and order are kept. Each name
+// and value is decoded once, and a name is lowercased only when its length is
+// that of a hop-by-hop name (or the Connection header names others).
 import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.ts';
 
-function tokensFromRaw(raw: readonly (Buffer | string)[]): Set<string> | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const n = raw[i]!.toString();
-    if (n.length === 10 && n.toLowerCase() === 'connection') value = value ? `${value},${raw[i + 1]!.toString()}` : raw[i + 1]!.toString();
-  }
-  return connectionTokens(value);
+type HeaderObject = Record<string, string | string[] | number | undefined>;
+
+// HOP_BY_HOP_LENGTH[n] is 1 when some hop-by-hop name has n characters.
+const HOP_BY_HOP_LENGTH = new Uint8Array(64);
+for (const n of HOP_BY_HOP) HOP_BY_HOP_LENGTH[n.length] = 1;
+
+function dropped(name: string, named: Set<string> | undefined): boolean {
+  if (named === undefined) return HOP_BY_HOP_LENGTH[name.length] === 1 && HOP_BY_HOP.has(name.toLowerCase());
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) || named.has(lower);
 }
 
-/** Flat [name, value, ...] (strings) for an HTTP/1.1 client. */
-export function responseHeadersH1(raw: readonly (Buffer | string)[]): string[] {
-  const named = tokensFromRaw(raw);
+/**
+ * Flat [name, value, ...] (strings) for an HTTP/1.1 client, from an HTTP/1
+ * upstream's raw header buffers. `connection` is the parsed Connection value
+ * (undici hands both), so the raw list is walked once.
+ */
+export function responseHeadersH1(raw: readonly (Buffer | string)[], connection: string | string[] | undefined): string[] {
+  const named = connectionTokens(connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== undefined && named.has(lower))) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const n = raw[i]!;
+    const name = typeof n === 'string' ? n : n.toString('latin1');
+    if (dropped(name, named)) continue;
+    const v = raw[i + 1]!;
+    out.push(name, typeof v === 'string' ? v : v.toString('latin1'));
   }
   return out;
 }
 
-/** Header object for an HTTP/2 client (lowercase names, connection-specific headers removed). */
-export function responseHeadersH2(raw: readonly (Buffer | string)[]): Record<string, string | string[]> {
-  const named = tokensFromRaw(raw);
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toString('latin1').toLowerCase();
-    if (lower.charCodeAt(0) === 58 || HOP_BY_HOP.has(lower) || (named !== undefined && named.has(lower))) continue;
-    const value = raw[i + 1]!.toString('latin1');
-    const prev = out[lower];
-    if (prev === undefined) out[lower] = value;
-    else out[lower] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+/**
+ * Header object for an HTTP/2 client from a header object with lowercase
+ * names (undici's parsed headers, or a node:http2 upstream's response):
+ * pseudo-headers and connection-specific headers removed, values as they are.
+ */
+export function responseHeadersH2(headers: HeaderObject): Record<string, string | string[]> {
+  const named = connectionTokens(headers.connection as string | string[] | undefined);
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const k in headers) {
+    if (k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k) || (named !== undefined && named.has(k))) continue;
+    const v = headers[k];
+    if (v === undefined) continue;
+    out[k] = typeof v === 'number' ? String(v) : v;
   }
   return out;
 }
 
-/** An HTTP/2 header object (from a node:http2 upstream) as a flat raw list. */
-export function h2ObjectToRaw(headers: Record<string, string | string[] | number | undefined>): string[] {
+/** Flat [name, value, ...] for an HTTP/1.1 client from a node:http2 upstream's response object (names are lowercase there). */
+export function responseHeadersH1FromObject(headers: HeaderObject): string[] {
+  const named = connectionTokens(headers.connection as string | string[] | undefined);
   const out: string[] = [];
-  for (const k of Object.keys(headers)) {
-    if (k.charCodeAt(0) === 58) continue;
+  for (const k in headers) {
+    if (k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k) || (named !== undefined && named.has(k))) continue;
     const v = headers[k];
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) out.push(k, x);
-    else out.push(k, String(v));
+    else out.push(k, typeof v === 'number' ? String(v) : v);
   }
   return out;
 }

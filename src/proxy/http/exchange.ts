@@ -43,6 +43,8 @@ export class Exchange {
   bytesOut = 0;
   error: string | undefined;
   traceId: string | undefined;
+  /** This hop's span when span export samples the request (telemetry/span-context.ts). */
+  span: import('../telemetry/span-context.ts').HopSpan | undefined;
   upstream: UpstreamCancel | undefined;
   telemetry: ProxyTelemetry | undefined;
   /** The verified caller on an mTLS listener (set by the peer-identity filter); undefined for plaintext. */
@@ -54,6 +56,8 @@ export class Exchange {
   attempt = 0;
   /** Upstream attempts made (access log). */
   attempts = 0;
+  /** Value of the x-mesh-attempts response header, when the route retries or a retry happened. */
+  attemptsHeader: string | undefined;
   /** Request body to send instead of `req` (buffered for retries). */
   body: Buffer | Readable | undefined;
   /** Endpoints already tried: a retry prefers another one. */

@@ -19,6 +19,11 @@ export const HOP_BY_HOP = new Set([
 /** Lowercase tokens named by a Connection header value (other than close/keep-alive/upgrade). */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
+  if (typeof value === 'string' && value.indexOf(',') === -1) {
+    // One token, nearly always keep-alive or close: no split, and no allocation when already lowercase.
+    const tok = value.trim().toLowerCase();
+    return tok === '' || tok === 'close' || tok === 'keep-alive' || tok === 'upgrade' ? undefined : new Set([tok]);
+  }
   const v = Array.isArray(value) ? value.join(',') : value;
   let out: Set<string> | undefined;
   for (const t of v.split(',')) {

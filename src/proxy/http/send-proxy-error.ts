@@ -50,6 +50,7 @@ export function sendProxyError(ex: Exchange, reason: ProxyErrorReason, detail: s
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-mesh-error': value,
+      ...(ex.attemptsHeader !== undefined ? { 'x-mesh-attempts': ex.attemptsHeader } : undefined),
       ...opts?.headers,
     });
     ex.ended = true;

@@ -4,6 +4,11 @@
 import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.ts';
 import type { Exchange } from './exchange.ts';
 
+// Lengths of the names the loop acts on (hop-by-hop, Host, the forwarding headers, the peer identity):
+// a name of another length that does not start with "p" (proxy-*) is copied without being lowercased.
+const WATCHED_LENGTH = new Uint8Array(64);
+for (const n of [...HOP_BY_HOP, 'host', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-mesh-peer-identity']) WATCHED_LENGTH[n.length] = 1;
+
 function forwardedFor(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;
 }
@@ -25,8 +30,13 @@ export function upstreamRequestHeaders(ex: Exchange, keepUpgrade: boolean): stri
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (name.charCodeAt(0) === 58 /* : */) {
+    const c0 = name.charCodeAt(0);
+    if (c0 === 58 /* : */) {
       if (name === ':authority') host ??= value;
+      continue;
+    }
+    if (named === undefined && WATCHED_LENGTH[name.length] !== 1 && c0 !== 112 /* p */ && c0 !== 80 /* P */) {
+      out.push(name, value);
       continue;
     }
     const lower = name.toLowerCase();

@@ -11,7 +11,8 @@ const EXCHANGE = Symbol('mesh.exchange');
 type WithExchange = { [EXCHANGE]?: Exchange };
 
 function onResponseClose(this: DownstreamResponse): void {
-  const ex = (this as unknown as WithExchange)[EXCHANGE]!;
+  const ex = (this as unknown as WithExchange)[EXCHANGE];
+  if (ex === undefined) return; // a second 'close' (listened with on(), not once())
   (this as unknown as WithExchange)[EXCHANGE] = undefined;
   // Not ended by the proxy means the client left first (HTTP/2 compat responses
   // do not report writableFinished reliably after a stream reset).
@@ -59,7 +60,7 @@ export function httpEntry(state: ProxyState, listenerName: string): (req: Downst
     const ex = new Exchange(listener, req, res);
     ex.telemetry = state.telemetry;
     (res as unknown as WithExchange)[EXCHANGE] = ex;
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose); // emitted once; on() spares once()'s wrapper per request
     route(ex);
   };
 }

@@ -63,7 +63,7 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   const breaker = breakerOf(cluster);
   const limit = breaker.tcpRefusal(cluster);
   if (limit !== undefined) {
-    resilienceStats(telemetry).circuit_open_total.with(cluster.name, limit.split(' ')[0]!).value++;
+    resilienceStats(telemetry).circuit_open_total.with(cluster.name, limit.slice(0, limit.indexOf(' '))).value++;
     error = `circuit-open ${cluster.name} ${limit}`;
     socket.destroy();
     finish();

@@ -40,13 +40,13 @@ test('admin: /ready is 503 until a snapshot applies; /config, /stats and /metric
   const text = await res.text();
   // Every declared stat is exposed under its name.
   for (const name of [...Object.keys(HTTP_STATS), ...Object.keys(TCP_STATS), ...Object.keys(LISTENER_STATS)]) assert.match(text, new RegExp(`^# TYPE mesh_${name} `, 'm'));
-  const labels = 'direction="outbound",listener="out",source_service="orders",destination_service="payments",destination_version="",route="pay",response_class="2xx",status_code="200"';
+  const labels = 'direction="outbound",listener="out",source_service="orders",destination_service="payments",destination_version="",route="pay",response_class="2xx",status_code="200",tls="false"';
   assert.ok(text.includes(`mesh_requests_total{${labels}} 3`), text);
   assert.ok(text.includes(`mesh_request_duration_seconds_bucket{${labels},le="+Inf"} 3`));
   assert.ok(text.includes(`mesh_request_duration_seconds_count{${labels}} 3`));
   assert.match(text, new RegExp(`mesh_request_duration_seconds_sum\\{${labels.replace(/[{}]/g, '\\$&')}\\} [0-9.e-]+`));
   assert.ok(text.includes('mesh_request_bytes_total{direction="outbound",listener="out",source_service="orders",destination_service="payments",route="pay"} 9'));
-  assert.match(text, /mesh_requests_total\{[^}]*status_code="404"\} 1/);
+  assert.match(text, /mesh_requests_total\{[^}]*status_code="404"[^}]*\} 1/);
   assert.match(text, /mesh_proxy_errors_total\{direction="outbound",listener="out",reason="no-route"\} 1/);
   assert.match(text, /mesh_active_connections\{direction="outbound",listener="out"\} \d+/);
 });

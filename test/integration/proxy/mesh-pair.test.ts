@@ -36,8 +36,8 @@ test('two sidecars in a row, HTTP/2 between them', async (t) => {
   }
   const outMetrics = await (await fetch(`http://127.0.0.1:${outbound.adminPort()}/metrics`)).text();
   const inMetrics = await (await fetch(`http://127.0.0.1:${inbound.adminPort()}/metrics`)).text();
-  assert.match(outMetrics, /mesh_requests_total\{direction="outbound",listener="out",source_service="orders",destination_service="payments",destination_version="",route="payments",response_class="2xx",status_code="200"\} 5/);
-  assert.match(inMetrics, /mesh_requests_total\{direction="inbound",listener="in",source_service="unknown",destination_service="payments",destination_version="",route="local",response_class="2xx",status_code="200"\} 5/);
+  assert.match(outMetrics, /mesh_requests_total\{direction="outbound",listener="out",source_service="orders",destination_service="payments",destination_version="",route="payments",response_class="2xx",status_code="200",tls="false"\} 5/);
+  assert.match(inMetrics, /mesh_requests_total\{direction="inbound",listener="in",source_service="unknown",destination_service="payments",destination_version="",route="local",response_class="2xx",status_code="200",tls="false"\} 5/);
   // The inbound side saw HTTP/2 from the outbound side.
   const inLog = inbound.logs().filter((l) => l.kind === 'http');
   assert.equal(inLog.length, 5);

@@ -26,3 +26,9 @@ test('renders counters, gauges and cumulative histograms in Prometheus text form
   assert.match(text, /^mesh_latency_seconds_count\{route="r"\} 3$/m);
   assert.equal(f.hits_total.with('a"b'), f.hits_total.with('a"b'), 'series are cached');
 });
+
+test('HELP text escapes backslash and newline, as the text format requires', () => {
+  const r = new MetricsRegistry();
+  r.register('mesh', { odd_total: { type: 'counter', help: 'a \\ b\nc', labels: [] } });
+  assert.match(r.render(), /^# HELP mesh_odd_total a \\\\ b\\nc$/m);
+});
