@@ -169,6 +169,56 @@ test('payment failing 30% of requests is invisible to the client: order\'s sidec
   }
 });
 
+test('meshctl top --once --json under steady load matches what the load generator measured', { skip }, async (t) => {
+  // Steady load: every 100 ms a GET / (answered 200) and a POST /buy that fails for sure, because
+  // every payment charge fails (failRate 1) and order's retries cannot save it. So the client sees
+  // 20 req/s at web with exactly half failing, and payment's own success rate is exactly 0.
+  const order = one('order');
+  const setFailRate = (rate: number) =>
+    nodeIn(order, `fetch('http://payment:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({failRate:${rate}})}).then(r=>r.text()).then(console.log)`);
+  setFailRate(1);
+  // Open loop: a pair starts every 100 ms whatever the answers do, so the rate is steady even
+  // while a failing order takes its retries; each answer is counted when it arrives.
+  const done: { at: number; ok: boolean }[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const track = (p: Promise<number>) => {
+    const q = p.then((status) => void done.push({ at: Date.now(), ok: status === 200 }), () => void done.push({ at: Date.now(), ok: false }));
+    inFlight.add(q);
+    void q.finally(() => inFlight.delete(q));
+  };
+  const timer = setInterval(() => {
+    track(fetch(`http://127.0.0.1:${shop.webPort}/`, { signal: AbortSignal.timeout(15_000) }).then(async (r) => (await r.arrayBuffer(), r.status)));
+    track(buy().then((r) => r.status));
+  }, 100);
+  const load = { stop: async () => (clearInterval(timer), await Promise.all([...inFlight])) };
+  try {
+    // The controller's window is the last 5 s of 1 s scrapes: let it fill with this load only.
+    await new Promise((r) => setTimeout(r, 8000));
+    const asked = Date.now();
+    const r = await meshctl(['top', '--once', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const d = JSON.parse(r.stdout);
+    const svc = (name: string) => d.metrics.services.find((s: { service: string }) => s.service === name);
+    // What the client measured over the same 5 s before the question.
+    const recent = done.filter((s) => s.at >= asked - 5000 && s.at < asked);
+    const clientRps = recent.length / 5;
+    const clientFailed = recent.filter((s) => !s.ok).length / recent.length;
+    const web = svc('web');
+    t.diagnostic(`client: ${clientRps.toFixed(1)} req/s answered, ${recent.filter((s) => !s.ok).length}/${recent.length} failed; top: web ${web?.rps} req/s, success ${web?.successRate}; payment success ${svc('payment')?.successRate}`);
+    assert.ok(web, JSON.stringify(d.metrics.services));
+    assert.ok(Math.abs(clientFailed - 0.5) <= 2 / recent.length, `the client saw half fail (${clientFailed})`);
+    assert.ok(Math.abs(web.rps - clientRps) <= 0.1 * clientRps, `web ${web.rps} req/s vs the client's ${clientRps}`);
+    // Exact: every charge failed, so payment's success rate is 0 whatever the window's edges.
+    assert.equal(svc('payment').successRate, 0);
+    // Web's share is the client's half, give or take the one pair a scrape can cut in two.
+    const pairs = (web.rps * 5) / 2;
+    assert.ok(Math.abs(web.successRate - 0.5) <= 1 / pairs, `web success ${web.successRate}, the client's 0.5`);
+  } finally {
+    await load.stop();
+    setFailRate(0);
+  }
+});
+
 test('--scale inventory=3: meshctl up again converges and order\'s calls spread over the three replicas', { skip }, async (t) => {
   const up = await meshctl(['up', '-p', project, '--image', image, '--no-build', '--scale', 'inventory=3', '--json'], { SHOP_PORT: String(shop.webPort) });
   assert.equal(up.code, 0, up.stderr);
