@@ -10,6 +10,8 @@ export type ApplyResult =
 export interface ProxyOptions {
   /** Admin server address; port 0 picks a free port. Omit for no admin server. */
   admin?: { host: string; port: number };
+  /** When set, the admin /tap asks for it as a bearer token (the service's MESH_TOKEN). */
+  adminToken?: string;
   /** Where JSON access-log lines go (default: process.stdout). */
   accessLog?: NodeJS.WritableStream;
   /** First snapshot (validated like any other); the proxy is not ready until one applies. */

@@ -127,6 +127,7 @@ export async function startProxy(opts: ProxyOptions = {}): Promise<ProxyHandle> 
       configJson: () => state.runtime?.snapshot,
       statsJson: () => proxyStats(state, servers, registry),
       tap: telemetry.tap,
+      tapToken: opts.adminToken,
     });
     await admin.listen(opts.admin.host, opts.admin.port);
   }

@@ -36,7 +36,7 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
     url: opts.controller, bearer: token, service, serviceToken: process.env.MESH_TOKEN, proxyId: hostname(),
     log: (f) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'proxy', service, ...f }) + '\n'),
   });
-  const proxy = await startProxy({ admin, accessLog: accessLogStream(), identity });
+  const proxy = await startProxy({ admin, adminToken: process.env.MESH_TOKEN, accessLog: accessLogStream(), identity });
   // The container's hostname is its short id: the controller matches it to discovery,
   // and Docker's DNS resolves it on the mesh network (for the metrics scrape).
   const proxyId = hostname();

@@ -88,7 +88,7 @@ async function handle(core: ControllerCore, req: IncomingMessage, res: ServerRes
       return reply(res, Overrides, core.clearOverride(url.searchParams.get('service') ?? undefined));
   }
   if (url.pathname === '/v1/canary' || url.pathname.startsWith('/v1/canary/')) return canary(core, req, res, url.pathname);
-  if (req.method === 'GET' && url.pathname.startsWith('/v1/tap/')) return tapRoute(core, req, res, url);
+  if (req.method === 'GET' && url.pathname.startsWith('/v1/tap/')) return tapRoute(core, req, res, url, certs?.tokens);
   if (req.method === 'GET' && url.pathname.startsWith('/v1/snapshots/')) {
     const snap = core.snapshotFor(decodeURIComponent(url.pathname.slice('/v1/snapshots/'.length)));
     return snap ? send(res, 200, snap) : send(res, 404, { error: 'no snapshot for that proxy id' });

@@ -9,6 +9,7 @@ import { request, type ClientRequest, type IncomingMessage, type ServerResponse 
 import { TapFilter, TapMessage } from '../../shared/api.ts';
 import { BoundedLineWriter } from '../../shared/bounded-line-writer.ts';
 import type { ControllerCore } from '../controller-core.ts';
+import type { ServiceTokens } from '../certs/service-tokens.ts';
 import { formatIssues } from '../../shared/snapshot.ts';
 
 const RESCAN_MS = 1000;
@@ -17,7 +18,8 @@ const MAX_LINE = 64 * 1024;
 
 type Target = { proxyId: string; url: string };
 
-export function tapRoute(core: ControllerCore, req: IncomingMessage, res: ServerResponse, url: URL): void {
+/** `tokens`: the project's service tokens, sent to each sidecar's /tap (which asks for its own). */
+export function tapRoute(core: ControllerCore, req: IncomingMessage, res: ServerResponse, url: URL, tokens?: ServiceTokens): void {
   const service = decodeURIComponent(url.pathname.slice('/v1/tap/'.length));
   const q = TapFilter.safeParse(Object.fromEntries(url.searchParams));
   if (!q.success) return refuse(res, 400, { error: formatIssues(q.error, '(query)'), code: 'bad_request' });
@@ -40,7 +42,8 @@ export function tapRoute(core: ControllerCore, req: IncomingMessage, res: Server
   let closed = false;
 
   const connect = (t: Target) => {
-    const up = request(`${t.url}/tap?${query}`, { agent: false, timeout: 5000 });
+    const headers = tokens ? { authorization: `Bearer ${tokens.tokenFor(service)}` } : undefined;
+    const up = request(`${t.url}/tap?${query}`, { agent: false, timeout: 5000, headers });
     open.set(t.proxyId, up);
     let failed = false;
     const fail = (error: string) => {

@@ -2,6 +2,7 @@
 // snapshot), /stats (JSON for the dashboard), /tap (live requests, NDJSON).
 // Never on the traffic path.
 import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TapHub } from '../telemetry/tap-hub.ts';
 import { serveTap } from './tap-endpoint.ts';
@@ -13,6 +14,12 @@ export interface AdminSource {
   statsJson(): unknown;
   /** Live request taps (`meshctl tap`); /tap answers 404 without it. */
   tap?: TapHub;
+  /**
+   * The proxy's service token (MESH_TOKEN): when set, /tap asks for it as a bearer token, because a tap
+   * shows request paths, which can carry secrets; only the controller (which derives every service's
+   * token) can open one. /metrics, /stats and /config carry no request content and stay open.
+   */
+  tapToken?: string;
 }
 
 export class AdminServer {
@@ -38,7 +45,10 @@ export class AdminServer {
         case '/stats':
           return send(200, 'application/json', JSON.stringify(source.statsJson()) + '\n');
         case '/tap':
-          if (source.tap !== undefined && req.method === 'GET') return serveTap(source.tap, req, res);
+          if (source.tap !== undefined && req.method === 'GET') {
+            if (!bearerMatches(req.headers.authorization, source.tapToken)) return send(401, 'text/plain', 'tap needs the service token: open it through the controller (meshctl tap)\n');
+            return serveTap(source.tap, req, res);
+          }
           break;
         case '/':
           return send(200, 'text/plain', 'meshctl proxy admin: /ready /metrics /config /stats /tap\n');
@@ -69,4 +79,12 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** True when no token is required, or the Authorization header carries exactly it. */
+function bearerMatches(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const want = Buffer.from(`Bearer ${token}`);
+  const got = Buffer.from(header ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
 }
