@@ -28,13 +28,6 @@ export interface KnownIssue {
   reasons: RegExp;
 }
 
-/** Failures on the hop from the callee's sidecar to an app replica: reported, not yet fixed (see docs/reliability.md). */
-export const INBOUND_CONNECT_RACE: KnownIssue = {
-  issue:
-    "the hop from the callee's sidecar to its app replicas retries nothing for a POST: a replica that is stopping or starting answers ECONNREFUSED, or closes a pooled keep-alive connection just as it is reused (UND_ERR_SOCKET), and the request fails; the service's retry policy runs on the caller's sidecar, which sees a 502/503 response, not a connect failure",
-  reasons: /^50[23] (?:upstream-connect-failure in:|upstream-reset in:\S+ <addr> (?:UND_ERR_SOCKET|ECONNRESET))/,
-};
-
 export interface RunOptions {
   quick: boolean;
   log: (line: string) => void;

@@ -11,7 +11,7 @@ import { check, notRunnable, verdict, type KnownIssue, type RunOptions, type Sce
 const LEVEL = 'shop (Docker)' as const;
 
 /**
- * What is left of the inbound connect race (scenario.ts INBOUND_CONNECT_RACE) since the callee's sidecar
+ * What is left of the inbound connect race since the callee's sidecar
  * retries connect failures on another replica and callers retry a peer sidecar's connect-failure 503: only a
  * POST on a pooled keep-alive connection the stopping replica closes just as it is reused. The app may have
  * read it, so no hop resends it; a connect failure is no longer excused and fails the run.
