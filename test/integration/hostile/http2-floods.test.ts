@@ -9,16 +9,10 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { eventually } from '../../harness/eventually.ts';
 import { recordingMesh } from './hostile-harness.ts';
+import { H2_PREFACE, h2Frame } from '../../harness/h2-frame.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const frame = (type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)) => {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-};
+const PREFACE = H2_PREFACE;
+const frame = h2Frame;
 const SETTINGS = 0x4;
 const HEADERS = 0x1;
 const RST_STREAM = 0x3;

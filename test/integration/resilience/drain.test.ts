@@ -11,6 +11,7 @@ import { eventually } from '../../harness/eventually.ts';
 import { httpUpstream } from '../../harness/upstream-servers.ts';
 import { cluster, httpListener, snapshot, startTestProxy } from '../../harness/proxy-builder.ts';
 import { metric } from './metric-value.ts';
+import { H2_PREFACE, h2Frame } from '../../harness/h2-frame.ts';
 
 test('drain keeps outbound calls working while inbound is closed', async (t) => {
   const held: ServerResponse[] = [];
@@ -104,14 +105,7 @@ test('drain with h2c: GOAWAY to the client, the stream in flight completes, a ne
 async function rawH2c(port: number) {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
-  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-    const h = Buffer.alloc(9);
-    h.writeUIntBE(payload.length, 0, 3);
-    h[3] = type;
-    h[4] = flags;
-    h.writeUInt32BE(stream, 5);
-    return Buffer.concat([h, payload]);
-  };
+  const frame = h2Frame;
   const c = {
     socket,
     goaway: undefined as { lastStreamId: number; code: number } | undefined,
@@ -148,7 +142,7 @@ async function rawH2c(port: number) {
       }
     }
   });
-  socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  socket.write(H2_PREFACE);
   socket.write(frame(4, 0, 0, Buffer.alloc(0)));
   return c;
 }
