@@ -50,8 +50,10 @@ function pushRequest(url: string, tls: https.RequestOptions, method = 'GET', bod
 
 test('proxies subscribe and ACK over mTLS; no cert, a foreign CA and a mismatched service are refused', async (t) => {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [8080] } } }));
-  writeWorkloads(join(dir, 'workloads.json'), loopbackWorkloads({ product: 8080, web: 8081 }));
+  // Free ports, not 8080/8081: web's outbound listener binds product's port on loopback.
+  const [productPort, webPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [productPort] } } }));
+  writeWorkloads(join(dir, 'workloads.json'), loopbackWorkloads({ product: productPort, web: webPort }));
   const ctl = await controllerProcess(t, dir, await freePort('127.0.0.1'), ['--push-listen', '127.0.0.1:0', '--push-dns', 'mesh-controller']);
   assert.match(ctl.pushUrl ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
   const pushUrl = ctl.pushUrl!;
@@ -113,10 +115,11 @@ test('proxies subscribe and ACK over mTLS; no cert, a foreign CA and a mismatche
 
 test('a sidecar process (meshctl proxy --controller) with MESH_CONTROLLER_PUSH_URL subscribes over mTLS and ACKs', async (t) => {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [8080] } } }));
+  const [productPort, webPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  writeFileSync(join(dir, 'mesh.config.json'), JSON.stringify({ services: { product: { ports: [productPort] } } }));
   // The sidecar's proxy id is its hostname (the container id under Docker): discovery must know it.
   const sidecar = { id: hostname(), service: 'web', role: 'proxy' as const, addresses: { mesh: '127.0.10.5', 'web-net': '127.0.10.6' } };
-  writeWorkloads(join(dir, 'workloads.json'), loopbackWorkloads({ product: 8080, web: 8081 }, [sidecar]));
+  writeWorkloads(join(dir, 'workloads.json'), loopbackWorkloads({ product: productPort, web: webPort }, [sidecar]));
   const ctl = await controllerProcess(t, dir, await freePort('127.0.0.1'), ['--push-listen', '127.0.0.1:0']);
   const adminPort = await freePort('127.0.0.1');
   const child = spawn(process.execPath, [main, 'proxy', '--controller', ctl.url, '--admin', `127.0.0.1:${adminPort}`], {
