@@ -5,7 +5,7 @@
 // mTLS listener for sidecars (push-server.ts) serves only the push routes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../../shared/same-secret.ts';
 import type { z } from 'zod';
 import {
   AckMessage,
@@ -29,11 +29,7 @@ import { prometheusTargets } from '../metrics/prometheus-targets.ts';
 const MAX_BODY = 1 << 20;
 
 export function createApiServer(core: ControllerCore, token: string, tls?: HttpsOptions, certs?: CertsApi): Server {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const authorized = (req: IncomingMessage) => {
-    const got = Buffer.from(req.headers.authorization ?? '');
-    return got.length === expected.length && timingSafeEqual(got, expected);
-  };
+  const authorized = (req: IncomingMessage) => sameSecret(req.headers.authorization, `Bearer ${token}`);
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(core, req, res, authorized, certs).catch((err) => send(res, 500, { error: (err as Error).message }));
   };

@@ -3,7 +3,8 @@
 // The controller hands each sidecar its token (environment of the generated
 // compose file); whoever holds a service's token can get that service's
 // identity, and nothing more.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameSecret } from '../../shared/same-secret.ts';
 import { CaStore } from './ca-store.ts';
 
 export class ServiceTokens {
@@ -24,9 +25,6 @@ export class ServiceTokens {
   }
 
   verify(service: string, token: string | undefined): boolean {
-    if (!token) return false;
-    const want = Buffer.from(this.tokenFor(service));
-    const got = Buffer.from(token);
-    return got.length === want.length && timingSafeEqual(got, want);
+    return !!token && sameSecret(token, this.tokenFor(service));
   }
 }

@@ -2,7 +2,7 @@
 // snapshot), /stats (JSON for the dashboard), /tap (live requests, NDJSON).
 // Never on the traffic path.
 import http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../../shared/same-secret.ts';
 import type { AddressInfo } from 'node:net';
 import type { TapHub } from '../telemetry/tap-hub.ts';
 import { serveTap } from './tap-endpoint.ts';
@@ -83,8 +83,5 @@ export class AdminServer {
 
 /** True when no token is required, or the Authorization header carries exactly it. */
 function bearerMatches(header: string | undefined, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const want = Buffer.from(`Bearer ${token}`);
-  const got = Buffer.from(header ?? '');
-  return got.length === want.length && timingSafeEqual(got, want);
+  return token === undefined || sameSecret(header, `Bearer ${token}`);
 }
