@@ -1,10 +1,12 @@
-// Opaque TCP: pick a destination and endpoint, then pipe bytes both ways with
+// Opaque TCP: pick a destination and endpoint, then forward bytes both ways with
 // backpressure and half-close; one access-log line when both sides are done.
 import net from 'node:net';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
 import { inboundPeerOf } from '../listeners/tls-inbound.ts';
 import { applyTcpFault } from './tcp-fault.ts';
+import { ByteForwarder } from './byte-forwarder.ts';
+import { canReadIntoBuffer } from './socket-read-buffer.ts';
 import { pickEndpoint } from '../clusters/pick-endpoint.ts';
 import { breakerOf } from '../clusters/circuit-breaker.ts';
 import { listenerLimiter } from '../filters/rate-limit-filter.ts';
@@ -72,10 +74,13 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   breaker.tcpConnections++;
   ep.inflight++;
   ep.requests++;
+  // Plain TCP both sides: each direction reads into one reused buffer and writes it on (byte-forwarder.ts);
+  // TLS on either side: pipes (a TLS write always completes later, so a reused buffer would stall per chunk).
+  const toClient = ep.tls === undefined && canReadIntoBuffer(socket) ? new ByteForwarder(socket) : undefined;
   let up: net.Socket;
   try {
     // A peer sidecar over mTLS: TLS-wrapped TCP, no ALPN.
-    up = ep.tls ? ep.tls.connect([]) : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
+    up = ep.tls ? ep.tls.connect([]) : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true, onread: toClient?.onreadOption() });
   } catch (err) {
     ep.inflight--;
     breaker.tcpConnections--;
@@ -98,8 +103,11 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
   up.once(ep.tls ? 'secureConnect' : 'connect', () => {
     connected = true;
     clearTimeout(connectTimer);
-    socket.pipe(up);
-    up.pipe(socket);
+    // adopt() is false only if the client went away meanwhile; pipe() then ends as it would.
+    if (toClient === undefined || !new ByteForwarder(up).adopt(socket)) socket.pipe(up);
+    // With onread, the upstream's reads already go to the client.
+    if (toClient !== undefined) toClient.start(up);
+    else up.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
     if (error?.startsWith('timeout connect')) return;

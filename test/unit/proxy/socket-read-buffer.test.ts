@@ -1,0 +1,63 @@
+// readIntoBuffer() leans on Node internals (the fields net.connect's `onread`
+// sets): these tests fail when a Node upgrade takes them away, rather than the
+// TCP proxy quietly falling back to pipe() and its higher CPU cost.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { canReadIntoBuffer, readIntoBuffer } from '../../../src/proxy/tcp/socket-read-buffer.ts';
+
+async function acceptedPair(): Promise<{ client: net.Socket; accepted: net.Socket; close: () => void }> {
+  const server = net.createServer({ allowHalfOpen: true });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const acceptedP = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const accepted = await acceptedP;
+  return {
+    client,
+    accepted,
+    close: () => {
+      client.destroy();
+      accepted.destroy();
+      server.close();
+    },
+  };
+}
+
+test('an accepted socket reads into the given buffer: every chunk in order, the same buffer each time, then end', async (t) => {
+  const { client, accepted, close } = await acceptedPair();
+  t.after(close);
+  assert.equal(canReadIntoBuffer(accepted), true);
+  const buf = Buffer.alloc(64);
+  const got: string[] = [];
+  const seen = new Set<Buffer>();
+  let reads = 0;
+  assert.equal(
+    readIntoBuffer(accepted, buf, (n, b) => {
+      seen.add(b);
+      reads++;
+      got.push(b.subarray(0, n).toString());
+      return true;
+    }),
+    true,
+  );
+  const ended = new Promise<void>((r) => accepted.once('end', r));
+  // More than the buffer holds: several reads into the same 64 bytes.
+  const text = 'x'.repeat(100) + 'y'.repeat(100);
+  client.end(text);
+  await ended;
+  assert.equal(got.join(''), text);
+  assert.ok(reads >= 4, `${reads} reads of at most 64 bytes`);
+  assert.deepEqual([...seen], [buf]);
+  assert.equal(accepted.bytesRead, text.length);
+});
+
+test('a TLS socket is left alone', () => {
+  const s = new tls.TLSSocket(new net.Socket());
+  assert.equal(canReadIntoBuffer(s), false);
+  assert.equal(
+    readIntoBuffer(s, Buffer.alloc(16), () => true),
+    false,
+  );
+  s.destroy();
+});
