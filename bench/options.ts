@@ -1,5 +1,6 @@
 // Command-line options of `npm run bench -- ...`.
 import { parseArgs } from 'node:util';
+import { shippedNodeArgs } from './hops/meshctl.ts';
 
 export interface BenchOptions {
   durationMs: number;
@@ -39,8 +40,9 @@ export const usage = `npm run bench -- [options]
                          npm run build), build (compile src/ now into bench/results/pkg/dist and
                          run that: compiled JS as in a container, from the current source),
                          or the path of a CLI entry file
-  --node-args "<flags>"  Node/V8 flags for every meshctl hop, e.g. "--max-semi-space-size=2"
-                         (bench/profile-proxy.ts measures what each one changes)
+  --node-args="<flags>"  Node/V8 flags for every meshctl hop; default: the flags a sidecar runs
+                         with in the mesh image (${shippedNodeArgs.join(' ')}); --node-args= for none
+                         (bench/profile-proxy.ts and bench/memory-curve.ts measure what each one changes)
   --no-disconnect        skip the client-disconnect check
   --json <file>          where to write the results; default bench/results/latest.json
 `;
@@ -62,7 +64,7 @@ export function parseOptions(argv: string[], defaults: { json: string; loadgen: 
       loadgen: { type: 'string', default: defaults.loadgen },
       'access-log': { type: 'boolean', default: false },
       meshctl: { type: 'string', default: 'src' },
-      'node-args': { type: 'string', default: '' },
+      'node-args': { type: 'string' },
       disconnect: { type: 'boolean', default: true },
       json: { type: 'string', default: defaults.json },
       help: { type: 'boolean', short: 'h', default: false },
@@ -93,7 +95,7 @@ export function parseOptions(argv: string[], defaults: { json: string; loadgen: 
     loadgen: oneOf('loadgen', values.loadgen, ['wrk', 'undici'] as const),
     accessLog: values['access-log'],
     meshctlEntry: values.meshctl,
-    nodeArgs: values['node-args'].split(' ').filter(Boolean),
+    nodeArgs: values['node-args'] === undefined ? [...shippedNodeArgs] : values['node-args'].split(' ').filter(Boolean),
     disconnect: values.disconnect,
     disconnectRequests: quick ? 5 : 20,
     bodyBytes: 1024,

@@ -12,6 +12,10 @@ const f = (v: number | undefined, digits: number) => (v === undefined || !Number
 const perProc = (r: ScenarioResult, pick: (p: ScenarioResult['procs'][number]) => number | undefined, digits: number) =>
   r.procs.length ? r.procs.map((p) => f(pick(p), digits)).join(' / ') : '-';
 
+/** Per-process RSS split, "anon + file" (MB, no decimals), client-side hop first. */
+const split = (r: ScenarioResult, pick: (p: ScenarioResult['procs'][number]) => [number | undefined, number | undefined]) =>
+  r.procs.length ? r.procs.map((p) => pick(p).map((v) => f(v, 0)).join(' + ')).join(' / ') : '-';
+
 export const scenarioHeader = [
   'id',
   'scenario',
@@ -23,6 +27,8 @@ export const scenarioHeader = [
   'CPU s/1k req @max',
   'RSS idle MB',
   'RSS @1k/s MB',
+  'anon + file MB idle',
+  'anon + file MB @1k/s',
   'CPU busy @max',
   'upstream busy @max',
   'errors',
@@ -47,6 +53,8 @@ export function scenarioRows(results: ScenarioResult[]): Row[] {
       perProc(r, (p) => p.cpuPer1kMax, 3),
       perProc(r, (p) => p.rssIdleMB, 1),
       perProc(r, (p) => p.rssFixedPeakMB, 1),
+      split(r, (p) => [p.rssIdleAnonMB, p.rssIdleFileMB]),
+      split(r, (p) => [p.rssFixedPeakAnonMB, p.rssFixedPeakFileMB]),
       r.procs.length ? r.procs.map((p) => pct(p.cpuBusyMax)).join(' / ') : '-',
       pct(r.upstream?.cpuBusyMax),
       errors ? `${errors}${r.fixed?.firstError ? ` (${r.fixed.firstError})` : r.max?.errorDetail ? ` (${r.max.errorDetail})` : ''}` : '0',

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type { ProcessGroup, Started } from './lib/process-group.ts';
 import { httpGet } from './lib/net.ts';
-import { cpuSeconds, rssBytes, RssSampler } from './lib/proc-stats.ts';
+import { cpuSeconds, rssSplit, RssSampler } from './lib/proc-stats.ts';
 import { runOpenLoop, type OpenLoopResult } from './lib/open-loop.ts';
 import { runMax, type MaxResult } from './lib/max-throughput.ts';
 import { hopKinds } from './hops/hop-kinds.ts';
@@ -22,6 +22,11 @@ export interface ProcFigures {
   pid: number;
   rssIdleMB?: number;
   rssFixedPeakMB?: number;
+  /** The same RSS figures split: anonymous pages (the process's own heap and buffers) and file-backed pages (the node binary's code, shared between processes). */
+  rssIdleAnonMB?: number;
+  rssIdleFileMB?: number;
+  rssFixedPeakAnonMB?: number;
+  rssFixedPeakFileMB?: number;
   cpuPer1kFixed?: number;
   cpuPer1kMax?: number;
   /** CPU seconds per wall second during the max run: near 1.0 means this process was the bottleneck. */
@@ -84,7 +89,10 @@ export async function runScenario(s: Scenario, o: BenchOptions, upstream: Upstre
     result.procs = procList.map((p) => ({ name: p.name, pid: p.pid }));
 
     await sleep(500);
-    procList.forEach((p, i) => (result.procs[i]!.rssIdleMB = rssBytes(p.pid) / MB));
+    procList.forEach((p, i) => {
+      const idle = rssSplit(p.pid);
+      Object.assign(result.procs[i]!, { rssIdleMB: idle.rss / MB, rssIdleAnonMB: idle.anon / MB, rssIdleFileMB: idle.file / MB });
+    });
 
     await runOpenLoop({ url, rate: o.rate, connections: o.fixedConnections, durationMs: o.warmupMs });
     assertAlive(procList);
@@ -98,7 +106,8 @@ export async function runScenario(s: Scenario, o: BenchOptions, upstream: Upstre
     const peaks = sampler.stop();
     const done = result.fixed.ok + result.fixed.errors;
     procList.forEach((p, i) => {
-      result.procs[i]!.rssFixedPeakMB = (peaks.get(p.pid) ?? NaN) / MB;
+      const peak = peaks.get(p.pid);
+      Object.assign(result.procs[i]!, { rssFixedPeakMB: (peak?.rss ?? NaN) / MB, rssFixedPeakAnonMB: (peak?.anon ?? NaN) / MB, rssFixedPeakFileMB: (peak?.file ?? NaN) / MB });
       result.procs[i]!.cpuPer1kFixed = ((cpu1[i]! - cpu0[i]!) / done) * 1000;
     });
 

@@ -23,7 +23,7 @@ const { values } = parseArgs({
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const everyS = Number(values.every);
-// Bounds on growth from the second third of the run to its end: RSS may grow this much, fds this many.
+// Bounds on growth of the floor (lowest sample) from a window a third of the way in to the last window: RSS may grow this much, fds this many.
 const RSS_BOUND_MB = 24;
 const FD_BOUND = 16;
 
@@ -33,21 +33,46 @@ if (skipWithoutDocker) {
   process.exit(3);
 }
 
-/** RSS (MB) and open fds of a container's main process, read from the host's /proc. */
-function probe(id: string): { rssMb: number; fds: number } | undefined {
+interface Sample {
+  rssMb: number;
+  /** Anonymous pages (heap, buffers) and file pages (mostly the node binary, shared by every container of the image). */
+  anonMb: number;
+  fileMb: number;
+  fds: number;
+}
+
+/** RSS (MB, split) and open fds of a container's main process, read from the host's /proc. */
+function probe(id: string): Sample | undefined {
   const pid = docker('inspect', '-f', '{{.State.Pid}}', id).stdout.trim();
   if (!pid || pid === '0' || !existsSync(`/proc/${pid}`)) return undefined;
   try {
-    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return { rssMb: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+    return { rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile'), fds: readdirSync(`/proc/${pid}/fd`).length };
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Growth of a curve's floor: the lowest value in the window that starts a third
+ * of the way in (warm-up done) against the lowest in the last window of the same
+ * length (a sixth of the run, at least 3 samples each). Memory and connection
+ * pools go up and down (a garbage collector's sawtooth, pools that open and
+ * close), so a difference of single samples, or of medians of a few, measures
+ * where in a cycle they fell; the floor rises when something is kept (or a
+ * pool grown by a stall near the end has not idled out yet).
+ */
+function floorGrowth(xs: number[]): number {
+  const n = xs.length;
+  const w = Math.max(3, Math.floor(n / 6));
+  const from = Math.min(Math.floor(n / 3), Math.max(0, n - 2 * w));
+  return Math.min(...xs.slice(-w)) - Math.min(...xs.slice(from, from + w));
+}
+
 const shop = await startShop(log);
 const sidecars = ['web-mesh', 'product-mesh', 'order-mesh', 'inventory-mesh', 'payment-mesh', 'mesh-controller'].map((s) => ({ name: s, id: shop.ids(s)[0]! }));
-const curve: { t: number; by: Record<string, { rssMb: number; fds: number } | undefined> }[] = [];
+const curve: { t: number; by: Record<string, Sample | undefined> }[] = [];
 let exit = 0;
 let section = '';
 try {
@@ -63,27 +88,26 @@ try {
   const rows: string[] = [];
   const verdicts: string[] = [];
   for (const s of sidecars) {
-    const pts = curve.map((c) => c.by[s.name]).filter((x): x is { rssMb: number; fds: number } => x !== undefined);
-    // Pools grow while the load warms up and after a stall, then hold: growth that goes on shows between
-    // the second third of the run and its end.
-    const base = pts.slice(Math.floor(pts.length / 3), Math.max(Math.floor(pts.length / 3) + 1, Math.floor(pts.length / 2)));
-    const tail = pts.slice(-3);
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-    const rssGrowth = med(tail.map((p) => p.rssMb)) - med(base.map((p) => p.rssMb));
-    const fdGrowth = med(tail.map((p) => p.fds)) - med(base.map((p) => p.fds));
+    const pts = curve.map((c) => c.by[s.name]).filter((x): x is Sample => x !== undefined);
+    const rssGrowth = floorGrowth(pts.map((p) => p.rssMb));
+    const fdGrowth = floorGrowth(pts.map((p) => p.fds));
+    const last = pts.at(-1);
     const ok = rssGrowth <= RSS_BOUND_MB && fdGrowth <= FD_BOUND;
     if (!ok) verdicts.push(`${s.name}: RSS ${rssGrowth.toFixed(1)} MB (bound ${RSS_BOUND_MB}), fds ${fdGrowth} (bound ${FD_BOUND})`);
-    rows.push(`| ${s.name} | ${pts.map((p) => p.rssMb.toFixed(0)).join(' ')} | ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} | ${pts.map((p) => p.fds).join(' ')} | ${fdGrowth >= 0 ? '+' : ''}${fdGrowth} | ${ok ? 'yes' : '**no**'} |`);
+    const split = last ? `${last.anonMb.toFixed(0)} + ${last.fileMb.toFixed(0)}` : '-';
+    rows.push(`| ${s.name} | ${pts.map((p) => p.rssMb.toFixed(0)).join(' ')} | ${split} | ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} | ${pts.map((p) => p.fds).join(' ')} | ${fdGrowth >= 0 ? '+' : ''}${fdGrowth} | ${ok ? 'yes' : '**no**'} |`);
   }
   if (f.failed > 0) verdicts.push(`${f.failed} failed requests: ${JSON.stringify(f.errors).slice(0, 300)}`);
   exit = verdicts.length ? 1 : 0;
   section = [
     '<!-- soak:start -->',
     `\`npm run soak -- --minutes ${minutes} --rate ${rate}\`, run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${f.sent} requests (GET /buy and GET / through the shop, inventory ×3), **${f.failed} failed**, worst burst ${f.worstBurstMs} ms.`,
-    `Every ${everyS} s, each sidecar's main process: RSS in MB and open file descriptors (from /proc on the host). Growth is the median of the last three samples minus the median of the samples from a third to half-way through the run (pools grow during warm-up and after a stall, then hold); bounds ${RSS_BOUND_MB} MB and ${FD_BOUND} fds.`,
+    `Every ${everyS} s, each sidecar's main process: RSS in MB and open file descriptors (from /proc on the host); at the end, RSS split into anonymous memory (heap, buffers) and file pages (mostly the node binary, shared by every container of the image). ` +
+      `Growth is that of the floor: the lowest sample of the last sixth of the run minus the lowest of the sixth that starts a third of the way in (after warm-up). ` +
+      `A garbage-collected heap and connection pools go up and down, so comparing single samples or medians of a few measures where in a cycle they fell (an earlier run reported −28 MB for a sidecar whose heap had just been collected); the floor rises when memory is kept (a leak, or a heap V8 keeps enlarging) or, for fds, while connections opened during a stall late in the run have not idled out yet. Bounds ${RSS_BOUND_MB} MB and ${FD_BOUND} fds.`,
     '',
-    '| container | RSS MB over time | RSS growth MB | open fds over time | fd growth | within bounds |',
-    '| --- | --- | ---: | --- | ---: | --- |',
+    '| container | RSS MB over time | anon + file MB at end | RSS growth MB | open fds over time | fd growth | within bounds |',
+    '| --- | --- | --- | ---: | --- | ---: | --- |',
     ...rows,
     '',
     verdicts.length ? `Broken: ${verdicts.join('; ')}.` : 'No failed request, no growth beyond the bounds.',

@@ -6,6 +6,7 @@ import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSnapshot, type SnapshotInput } from '../../src/shared/snapshot.ts';
+import { MESH_NODE_OPTIONS } from '../../src/cli/compose/rewrite-compose.ts';
 import { freePort, httpGet, tcpReachable, waitUntil } from '../lib/net.ts';
 import { HopUnavailable, type Address, type HopContext, type StartedHop } from './hop.ts';
 
@@ -18,12 +19,15 @@ export const meshctlEntries = {
   dist: join(repoRoot, 'dist/cli/main.js'),
 };
 
+/** The V8 flags a sidecar runs with in a container (its NODE_OPTIONS), so the bench measures what ships. */
+export const shippedNodeArgs: string[] = MESH_NODE_OPTIONS.split(' ').filter(Boolean);
+
 export const meshctlSettings = {
   /** Off by default, as in Istio's default profile and in the HAProxy hops. */
   accessLog: false,
   /** CLI entry file; src, dist or a path. */
   entry: meshctlEntries.src,
-  /** Node flags before the entry (bench/profile-proxy.ts: --cpu-prof, --trace-gc, V8 heap flags). */
+  /** Node flags before the entry (bench/profile-proxy.ts: --cpu-prof, --trace-gc, V8 heap flags); npm run bench sets shippedNodeArgs. */
   nodeArgs: [] as string[],
   /** Where the proxies' stdout goes (a file per hop, for --trace-gc lines); default: discarded. */
   stdoutFile: undefined as ((index: number) => string) | undefined,

@@ -26,9 +26,31 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** Samples RSS of several processes every intervalMs and keeps the peak of each. */
+/**
+ * RSS split from /proc/<pid>/status, in bytes: anonymous pages (heap, V8's
+ * spaces, buffers: what the process itself allocated) and file-backed pages
+ * (mostly the node binary's code and read-only data, shared by every process
+ * that maps the same file; no JS can shrink them). RssShmem is counted apart.
+ */
+export interface RssSplit {
+  rss: number;
+  anon: number;
+  file: number;
+  shmem: number;
+}
+
+export function rssSplit(pid: number): RssSplit {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+}
+
+/** Samples RSS of several processes every intervalMs and keeps, per process, the sample with the highest RSS. */
 export class RssSampler {
-  private readonly peaks = new Map<number, number>();
+  private readonly peaks = new Map<number, RssSplit>();
   private timer: NodeJS.Timeout | undefined;
   private readonly pids: number[];
 
@@ -41,15 +63,15 @@ export class RssSampler {
   private sample(): void {
     for (const pid of this.pids) {
       try {
-        const rss = rssBytes(pid);
-        this.peaks.set(pid, Math.max(this.peaks.get(pid) ?? 0, rss));
+        const now = rssSplit(pid);
+        if (now.rss > (this.peaks.get(pid)?.rss ?? -1)) this.peaks.set(pid, now);
       } catch {
         // process gone: keep the last peak
       }
     }
   }
 
-  stop(): Map<number, number> {
+  stop(): Map<number, RssSplit> {
     this.sample();
     clearInterval(this.timer);
     return this.peaks;

@@ -15,6 +15,19 @@ const MESH_READY_PATH = '/usr/local/bin/mesh-ready';
 export const SIDECAR_SUFFIX = '-mesh';
 export const APP_NET_SUFFIX = '-net';
 export const ADMIN_PORT = 15000;
+/**
+ * V8 heap sizes for the mesh's long-running Node processes, sidecars and the
+ * controller (set as NODE_OPTIONS, which allows both flags).
+ * Left to itself V8 sizes the heap from the host's RAM: under steady mTLS load
+ * the young generation grew to 128 MB and the old one to ~4× the live heap
+ * (~20 MB) before a full GC, so a sidecar sat at 260–290 MB of RSS holding
+ * garbage. A 4 MB semi-space keeps the young generation at 8 MB. A 512 MB cap
+ * on the old space (25× the live heap, so a burst has room before V8 would
+ * abort) also makes V8 grow it between full GCs by a factor set from that cap,
+ * not from the RAM: the old space stayed at ~21 MB instead of reaching 55–90 MB.
+ * Measured with bench/memory-curve.ts (bench/README.md, "Memory under steady load").
+ */
+export const MESH_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=512';
 /** The network every sidecar (and, at `up`, the controller) joins: the mesh's own data and control plane. */
 export const MESH_NETWORK = 'mesh';
 export const Extra = {
@@ -222,7 +235,7 @@ export function rewriteCompose(input: ComposeModel, opts: RewriteOptions): Rewri
     const sc: Obj = {
       image: opts.image,
       command: ['proxy'],
-      environment: { MESH_SERVICE: name, MESH_PROJECT: opts.project, ...opts.sidecarEnv?.(name) },
+      environment: { MESH_SERVICE: name, MESH_PROJECT: opts.project, NODE_OPTIONS: MESH_NODE_OPTIONS, ...opts.sidecarEnv?.(name) },
       labels,
       networks: sidecarNets,
       healthcheck: sidecarHealthcheck(),

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { readyHealthcheck } from '../compose/rewrite-compose.ts';
+import { MESH_NODE_OPTIONS, readyHealthcheck } from '../compose/rewrite-compose.ts';
 
 export const CONTROLLER_SERVICE = 'mesh-controller';
 export const CONTROLLER_PORT = 15010;
@@ -45,7 +45,8 @@ export function controllerService(o: ControllerServiceOptions): Record<string, u
     command,
     working_dir: '/state',
     // MESH_IMAGE: the image discovery's port-learning helper runs (the controller's own).
-    environment: { MESH_BOOTSTRAP_TOKEN: o.token, MESH_IMAGE: o.image },
+    // NODE_OPTIONS: bounded V8 heap, as in the sidecars (rewrite-compose.ts says why).
+    environment: { MESH_BOOTSTRAP_TOKEN: o.token, MESH_IMAGE: o.image, NODE_OPTIONS: MESH_NODE_OPTIONS },
     // A changed mesh.config.ts changes this label, so `up` again recreates the controller (and only it).
     labels: { 'mesh.role': 'controller', ...(o.configFile ? { 'mesh.config-hash': createHash('sha256').update(readFileSync(o.configFile)).digest('hex').slice(0, 16) } : {}) },
     volumes,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rewriteCompose, type RewriteResult } from '../../../src/cli/compose/rewrite-compose.ts';
+import { rewriteCompose, MESH_NODE_OPTIONS, type RewriteResult } from '../../../src/cli/compose/rewrite-compose.ts';
 import type { ComposeModel, Obj } from '../../../src/cli/compose/compose-model.ts';
 import { normaliseService } from '../../../src/cli/compose/normalise-service.ts';
 import { MeshError } from '../../../src/shared/errors.ts';
@@ -179,5 +179,5 @@ test('ports from the image (build context EXPOSE) join mesh.ports; a service wit
 
 test('sidecarEnv adds environment to each sidecar (what `up` needs: controller address, token)', () => {
   const r = rewriteCompose(model({ api: { image: 'a' } }), { ...opts, sidecarEnv: (s) => ({ MESH_TOKEN: `t-${s}` }) });
-  assert.deepEqual(svc(r, 'api-mesh').environment, { MESH_SERVICE: 'api', MESH_PROJECT: 'shop', MESH_TOKEN: 't-api' });
+  assert.deepEqual(svc(r, 'api-mesh').environment, { MESH_SERVICE: 'api', MESH_PROJECT: 'shop', NODE_OPTIONS: MESH_NODE_OPTIONS, MESH_TOKEN: 't-api' });
 });

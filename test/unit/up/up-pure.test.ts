@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
 import { parseDuration } from '../../../src/cli/parse-duration.ts';
 import { controllerService } from '../../../src/cli/up/controller-service.ts';
+import { MESH_NODE_OPTIONS } from '../../../src/cli/compose/rewrite-compose.ts';
 import { readUpState } from '../../../src/cli/up/mesh-state.ts';
 import { upProjectName } from '../../../src/cli/up/run-up.ts';
 import { MeshError } from '../../../src/shared/errors.ts';
@@ -68,7 +69,7 @@ test('the controller service: API on 127.0.0.1 only, Docker socket and state mou
   assert.notEqual(make().labels['mesh.config-hash'], svc.labels['mesh.config-hash']);
   assert.ok(svc.volumes.some((v: string) => v.endsWith(':/var/run/docker.sock')));
   // MESH_IMAGE: the image discovery runs its port-learning helper from.
-  assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok', MESH_IMAGE: 'mesh:1' });
+  assert.deepEqual(svc.environment, { MESH_BOOTSTRAP_TOKEN: 'tok', MESH_IMAGE: 'mesh:1', NODE_OPTIONS: MESH_NODE_OPTIONS });
   // The static probe on the API's health endpoint, not a Node per probe.
   assert.deepEqual(svc.healthcheck.test, ['CMD', '/usr/local/bin/mesh-ready', '15010', '/v1/health']);
   assert.deepEqual(svc.networks, { mesh: null });
