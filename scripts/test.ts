@@ -35,10 +35,14 @@ if (process.env.CI === 'true' && suites.includes('e2e')) {
       process.exit(1);
     }
   }
-  const compose = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 || spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
-  if (!compose) {
-    console.error('CI: no Docker Compose (`docker compose` or `docker-compose`); the e2e tests need it (scripts/setup.sh installs it)');
-    process.exit(1);
+  // Both composes: the e2e tests run on v2 (meshctl prefers it) and cover v1
+  // too (the corpus through both, the shop with MESH_COMPOSE=v1).
+  for (const [cmd, major] of [[['docker', 'compose'], '2'], [['docker-compose'], '1']] as const) {
+    const v = spawnSync(cmd[0], [...cmd.slice(1), 'version', '--short'], { encoding: 'utf8' });
+    if (v.status !== 0 || !v.stdout.trim().replace(/^v/, '').startsWith(`${major}.`)) {
+      console.error(`CI: \`${cmd.join(' ')} version --short\` gave "${(v.stdout ?? '').trim()}"; the e2e tests need Docker Compose v${major} there (scripts/setup.sh installs it)`);
+      process.exit(1);
+    }
   }
 }
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { stdio: 'inherit' });

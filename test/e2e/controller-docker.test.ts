@@ -1,5 +1,5 @@
-// Docker discovery against the real engine: a compose project (docker-compose,
-// unique name per run) of tiny containers built here with `docker import` (no
+// Docker discovery against the real engine: a compose project (the compose
+// meshctl picks, v2 when installed; unique name per run) of tiny containers built here with `docker import` (no
 // pulls). The controller runs in process with Docker discovery, reaching the
 // engine through a socket relay this test can cut, to prove the watcher
 // notices a dead event stream and resynchronises.
@@ -15,6 +15,8 @@ import { eventually } from '../harness/eventually.ts';
 import { startController, type ControllerHandle } from '../../src/controller/start-controller.ts';
 import { DockerDiscovery } from '../../src/controller/discovery/docker-discovery.ts';
 import { MeshConfig } from '../../src/shared/mesh-config.ts';
+import { requireCompose } from '../../src/cli/compose/compose-cli.ts';
+import { composeArgv } from '../../src/cli/compose/run-compose.ts';
 
 const run = `ctle2e${process.pid}${Date.now().toString(36)}`;
 const image = `meshctl-e2e-ctl:${run}`;
@@ -23,7 +25,12 @@ const composeFile = join(dir, 'compose.yaml');
 const dockerSock = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
 const relaySock = join(dir, 'docker.sock');
 const TOKEN = 't';
-const compose = (...args: string[]) => execFileSync('docker-compose', ['-p', run, '-f', composeFile, ...args], { stdio: 'pipe', timeout: 120_000 }).toString();
+const composeCli = requireCompose();
+const composeCmd = (...args: string[]) => composeArgv(composeCli, { files: [composeFile], project: run }, args);
+const compose = (...args: string[]) => {
+  const [cmd, ...rest] = composeCmd(...args);
+  return execFileSync(cmd!, rest, { stdio: 'pipe', timeout: 120_000 }).toString();
+};
 const docker = new Docker({ socketPath: dockerSock });
 
 /** A root filesystem with /bin/sleep, /bin/true, /bin/false and their libraries, imported as an image. */
@@ -119,7 +126,8 @@ networks: { mesh: {}, web-net: {}, product-net: {}, sick-net: {} }
 after(async () => {
   await ctl?.close();
   await relay.stop();
-  spawnSync('docker-compose', ['-p', run, '-f', composeFile, 'down', '-v', '--remove-orphans', '-t', '0'], { stdio: 'ignore', timeout: 120_000 });
+  const [cmd, ...rest] = composeCmd('down', '-v', '--remove-orphans', '-t', '0');
+  spawnSync(cmd!, rest, { stdio: 'ignore', timeout: 120_000 });
   spawnSync('docker', ['image', 'rm', '-f', image], { stdio: 'ignore' });
   rmSync(dir, { recursive: true, force: true });
 });

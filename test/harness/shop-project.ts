@@ -2,7 +2,7 @@
 // copy in a temp folder, its own project name, image tag and free web port;
 // `up()` runs `meshctl up` as a user would, `down()` removes everything it
 // made (by label too, so a failed run leaves nothing behind).
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,10 +17,24 @@ const MAIN = join(ROOT, 'src/cli/main.ts');
 
 export const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 60_000 });
 
+/**
+ * `docker` without blocking the event loop: for calls made while a test's own
+ * load generator runs in the same process. A blocked loop lets the generator's
+ * timeouts fire before it reads responses that did arrive (a `docker exec`
+ * takes seconds on a loaded machine).
+ */
+export const dockerAsync = (...args: string[]) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('docker', args, { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+
 /** The reason to skip, or false when a Docker engine and compose are there. */
 export const skipWithoutDocker = (docker('info', '-f', '{{.ServerVersion}}').status !== 0 || !findCompose()) && 'needs a Docker engine and compose';
 
-export function shopProject(name: string) {
+/** `env` goes to every meshctl run, e.g. MESH_COMPOSE=v1 to drive compose v1 where v2 is installed too. */
+export function shopProject(name: string, env: Record<string, string> = {}) {
   const run = randomBytes(3).toString('hex');
   const project = `${name}${run}`;
   const image = `mesh:${name}-${run}`;
@@ -34,9 +48,9 @@ export function shopProject(name: string) {
     dir,
     webPort: 0,
     /** meshctl as a user runs it, from the project folder. */
-    meshctl(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    meshctl(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
       return new Promise((resolve) => {
-        const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));

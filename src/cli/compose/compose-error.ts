@@ -26,7 +26,7 @@ const rules: Array<{ re: RegExp; make: (m: RegExpExecArray, text: string) => Mes
       new MeshError('MESH_ERR_COMPOSE_FAILED', `an image could not be found or pulled: ${firstLine(t, /image|pull|manifest|lookup/i)}`, 'build the mesh image with `meshctl image build`; build or load the other images locally when no registry is reachable'),
   },
   {
-    re: /(?:is invalid because|Unsupported config option|Additional property|Invalid top-level property|yaml: |yaml\.(?:parser|scanner|composer|constructor)\.\w+Error|could not find expected|mapping values are not allowed|Invalid interpolation format|does not match any of the regexes|must be a|services\.\S+ )/i,
+    re: /(?:is invalid because|Unsupported config option|Additional property|Invalid top-level property|yaml: |yaml\.(?:parser|scanner|composer|constructor)\.\w+Error|could not find expected|mapping values are not allowed|Invalid interpolation format|does not match any of the regexes|must be a|services\.\S+ |invalid spec: )/i,
     make: (_m, t) => new MeshError('MESH_ERR_COMPOSE_INVALID', `compose rejected the file: ${summary(t)}`),
   },
   {

@@ -8,7 +8,7 @@ import { STATE_DIR } from '../../shared/names.ts';
 import { MeshError } from '../../shared/errors.ts';
 import { defaultImageTag } from '../image/mesh-version.ts';
 import type { ComposeModel } from './compose-model.ts';
-import { findCompose } from './compose-cli.ts';
+import { findCompose, type ComposeCli } from './compose-cli.ts';
 import { buildContextPorts } from './dockerfile-ports.ts';
 import { escapeDollars } from './dollars.ts';
 import { loadCompose, type LoaderChoice } from './load-compose.ts';
@@ -32,6 +32,8 @@ export interface InjectOptions {
   sidecarEnv?: (service: string) => Record<string, string>;
   /** Services added to the output as written (e.g. `meshctl up`'s controller); paths relocated like the rest. */
   extraServices?: Record<string, Record<string, unknown>>;
+  /** Load with this compose instead of findCompose()'s (tests that cover v1 and v2). */
+  cli?: ComposeCli;
   /** Ask Docker (if reachable) which subnets are taken. Default true. */
   inspectDocker?: boolean;
 }
@@ -83,7 +85,7 @@ function checkOutput(output: string, inputs: string[]): void {
 
 export async function inject(opts: InjectOptions): Promise<InjectResult> {
   const files = opts.files.map((f) => resolve(f));
-  const loaded = await loadCompose(files, { loader: opts.loader, project: opts.project, envFile: opts.envFile });
+  const loaded = await loadCompose(files, { loader: opts.loader, project: opts.project, envFile: opts.envFile, cli: opts.cli });
   // A bare file name goes under .mesh/ too; a path is taken as given.
   const output = !opts.output
     ? join(loaded.projectDir, STATE_DIR, 'compose.yaml')
@@ -107,7 +109,7 @@ export async function inject(opts: InjectOptions): Promise<InjectResult> {
   }
   const model = relocatePaths(result.model, loaded.projectDir, dirname(output));
   writeAtomic(output, renderCompose(model, files.map((f) => relative(dirname(output), f))));
-  const cli = findCompose();
+  const cli = opts.cli ?? findCompose();
   const runner = cli ? cli.command.join(' ') : 'docker compose';
   return {
     output,

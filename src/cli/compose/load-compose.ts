@@ -20,6 +20,8 @@ export interface LoadOptions {
   loader?: LoaderChoice;
   project?: string;
   envFile?: string;
+  /** This compose instead of findCompose()'s (tests that check a file with both v1 and v2). */
+  cli?: ComposeCli;
 }
 
 export interface LoadedCompose {
@@ -31,7 +33,6 @@ export interface LoadedCompose {
   project: string;
 }
 
-/** Compose's default project name rule: lowercase, only [a-z0-9_-]. */
 const COMPOSE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
 /** The compose file of the working folder, by compose's own names, when none is given with -f. */
@@ -41,8 +42,9 @@ export function findComposeFile(): string {
   return found;
 }
 
+/** Compose's project name rule: lowercase, only [a-z0-9_-], starting with a letter or digit (v2 refuses others). */
 export function projectNameFrom(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[_-]+/, '');
 }
 
 const dollarStyle = new Map<string, 'escaped' | 'literal'>();
@@ -97,7 +99,7 @@ export async function loadCompose(files: string[], opts: LoadOptions = {}): Prom
   for (const f of abs) if (!existsSync(f)) throw new MeshError('MESH_ERR_FILE_NOT_FOUND', `compose file ${f} does not exist`);
   const projectDir = dirname(abs[0]!);
   const choice = opts.loader ?? 'auto';
-  const cli = choice === 'yaml' ? undefined : findCompose();
+  const cli = choice === 'yaml' ? undefined : (opts.cli ?? findCompose());
   if (choice === 'compose' && !cli) {
     throw new MeshError('MESH_ERR_COMPOSE_UNAVAILABLE', '--loader compose was asked for, but no compose binary was found');
   }
@@ -117,7 +119,8 @@ export async function loadCompose(files: string[], opts: LoadOptions = {}): Prom
   for (const [name, svc] of Object.entries(model.services)) services[name] = normaliseService(isObj(svc) ? svc : {});
   const project = projectNameFrom(opts.project ?? (typeof model.name === 'string' ? model.name : basename(projectDir)));
   // v1 rejects top-level `name:`; the runner passes the project with -p instead.
-  const { name: _name, ...rest } = model;
+  // `version:` (which v1's `config` prints) only makes v2 warn that it is obsolete; neither needs it.
+  const { name: _name, version: _version, ...rest } = model;
   if (!project) throw new MeshError('MESH_ERR_USAGE', `cannot derive a project name from "${projectDir}"`, 'pass one with -p <project>');
   return { model: { ...rest, services } as ComposeModel, loader, projectDir, project };
 }

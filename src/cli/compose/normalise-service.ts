@@ -17,18 +17,51 @@ export function listToMap(v: unknown, sep = '='): Record<string, unknown> {
   return out;
 }
 
+/**
+ * v2's `config` spells out `required: true` on every dependency; it is the
+ * default, v1 does not know the key, so it goes (`required: false` stays).
+ */
+function dropDefaultRequired(deps: Obj): Obj {
+  const out: Obj = {};
+  for (const [name, dep] of Object.entries(deps)) {
+    if (isObj(dep) && dep.required === true) {
+      const { required: _required, ...rest } = dep;
+      out[name] = rest;
+    } else out[name] = dep;
+  }
+  return out;
+}
+
+/**
+ * v2's `config` prints a short bind (`./data:/data:ro`) in long form with
+ * `bind: {create_host_path: true}`, which v1 rejects ("unsupported option").
+ * Folded back to the short form, it means the same to both (a short bind
+ * creates a missing host path; a long one without that key would not).
+ */
+export function foldBind(v: unknown): unknown {
+  if (!isObj(v) || v.type !== 'bind' || typeof v.source !== 'string' || typeof v.target !== 'string') return v;
+  const bind = isObj(v.bind) ? v.bind : {};
+  if (bind.create_host_path !== true) return v;
+  if (Object.keys(v).some((k) => !['type', 'source', 'target', 'read_only', 'bind'].includes(k))) return v;
+  if (Object.keys(bind).some((k) => !['create_host_path', 'selinux', 'propagation'].includes(k))) return v;
+  if (v.source.includes(':') || v.target.includes(':')) return v;
+  const mode = [v.read_only === true ? 'ro' : '', bind.selinux, bind.propagation].filter((m) => typeof m === 'string' && m !== '');
+  return `${v.source}:${v.target}${mode.length ? `:${mode.join(',')}` : ''}`;
+}
+
 export function normaliseService(svc: Obj): Obj {
   const out: Obj = { ...svc };
   if ('environment' in out) out.environment = listToMap(out.environment);
   if ('labels' in out) out.labels = listToMap(out.labels);
   if ('depends_on' in out) {
     const d = out.depends_on;
-    out.depends_on = Array.isArray(d) ? Object.fromEntries(d.map((n) => [String(n), { condition: 'service_started' }])) : { ...(d as Obj) };
+    out.depends_on = Array.isArray(d) ? Object.fromEntries(d.map((n) => [String(n), { condition: 'service_started' }])) : dropDefaultRequired(d as Obj);
   }
   if ('networks' in out) {
     const n = out.networks;
     out.networks = Array.isArray(n) ? Object.fromEntries(n.map((x) => [String(x), null])) : { ...(n as Obj) };
   }
+  if (Array.isArray(out.volumes)) out.volumes = out.volumes.map(foldBind);
   if (typeof out.env_file === 'string') out.env_file = [out.env_file];
   if (typeof out.profiles === 'string') out.profiles = [out.profiles];
   return out;

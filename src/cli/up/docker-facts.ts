@@ -11,6 +11,8 @@ export interface ContainerFact {
   health: string;
   /** "127.0.0.1:8080->8080/tcp, ..." as docker ps prints it. */
   ports: string;
+  /** A canary clone the controller made (`mesh.canary=true`), not a container compose created. */
+  canary: boolean;
 }
 
 function docker(args: string[], timeout = 15_000) {
@@ -28,16 +30,16 @@ export function engineVersion(): { ok: true; version: string } | { ok: false; wh
 }
 
 export function projectContainers(project: string, all = false): ContainerFact[] {
-  const fmt = '{{.ID}}|{{.Label "com.docker.compose.service"}}|{{.Label "mesh.role"}}|{{.State}}|{{.Status}}|{{.Ports}}';
+  const fmt = '{{.ID}}|{{.Label "com.docker.compose.service"}}|{{.Label "mesh.role"}}|{{.State}}|{{.Status}}|{{.Label "mesh.canary"}}|{{.Ports}}';
   const r = docker(['ps', ...(all ? ['-a'] : []), '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', fmt]);
   if (r.status !== 0) throw new MeshError('MESH_ERR_DOCKER_UNAVAILABLE', r.stderr.trim());
   return r.stdout
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [id, service, role, state, status, ports] = l.split('|');
+      const [id, service, role, state, status, canary, ports] = l.split('|');
       const health = /\((healthy|unhealthy|health: starting)\)/.exec(status ?? '')?.[1] ?? '';
-      return { id: id!.slice(0, 12), service: service!, role: role!, state: state!, health, ports: ports ?? '' };
+      return { id: id!.slice(0, 12), service: service!, role: role!, state: state!, health, ports: ports ?? '', canary: canary === 'true' };
     });
 }
 

@@ -3,7 +3,7 @@
 // proxy's sync, and the clock difference between the host and Docker's VM
 // (certificates and sync ages go wrong when Docker Desktop's clock drifts).
 import { spawnSync } from 'node:child_process';
-import { findCompose } from '../compose/compose-cli.ts';
+import { composeOfKind, findCompose, type ComposeCli } from '../compose/compose-cli.ts';
 import { ImageLabels } from '../image/build-image.ts';
 import { contentHash } from '../image/content-hash.ts';
 import { imageLabels } from '../image/ensure-image.ts';
@@ -41,13 +41,20 @@ export function clockSkewMs(image: string): { ok: true; skewMs: number; roundTri
   return { ok: true, skewMs: 0, roundTripMs: after - before };
 }
 
+/** The compose meshctl uses, and the other one when both are installed (MESH_COMPOSE picks). */
+function composeDetail(cli: ComposeCli): string {
+  const other = composeOfKind(cli.kind === 'v2' ? 'v1' : 'v2');
+  const also = other ? `; ${other.kind} ${other.version} (${other.command.join(' ')}) also installed, MESH_COMPOSE=${other.kind} uses it` : '';
+  return `${cli.kind} ${cli.version} (${cli.command.join(' ')})${also}`;
+}
+
 export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const dir = opts.dir ?? process.cwd();
   const checks: Check[] = [];
   const engine = engineVersion();
   checks.push(engine.ok ? { name: 'docker engine', ok: true, detail: `server ${engine.version}` } : { name: 'docker engine', ok: false, detail: engine.why, fix: 'start Docker (Docker Desktop, or `sudo systemctl start docker`); check `docker version`' });
   const cli = findCompose();
-  checks.push(cli ? { name: 'compose', ok: true, detail: `${cli.kind} ${cli.version} (${cli.command.join(' ')})` } : { name: 'compose', ok: false, detail: 'neither `docker compose` nor `docker-compose` found', fix: 'install Docker Compose v2 (the docker-compose-plugin package) or v1' });
+  checks.push(cli ? { name: 'compose', ok: true, detail: composeDetail(cli) } : { name: 'compose', ok: false, detail: 'neither `docker compose` nor `docker-compose` found', fix: 'install Docker Compose v2 (the docker-compose-plugin package) or v1' });
   const state = readUpState(dir);
   const image = opts.image ?? state?.image ?? defaultImageTag();
   if (engine.ok) {

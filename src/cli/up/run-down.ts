@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compose } from '../compose/run-compose.ts';
-import { requireCompose } from '../compose/compose-cli.ts';
+import { composeFor } from '../compose/compose-cli.ts';
 import { projectContainers, projectNetworks } from './docker-facts.ts';
 import { requireUpState, stateDirOf } from './mesh-state.ts';
 
@@ -15,15 +15,32 @@ export interface DownOptions {
   ca?: boolean;
 }
 
+/**
+ * Containers the controller made that compose will not remove, so `down`
+ * removes them first (they would also keep their networks alive):
+ * - a port-learning helper left behind if the controller died mid-probe: it
+ *   has no service label, so compose does not count it even as an orphan;
+ * - canary clones (`canary start --image`): they carry the service's compose
+ *   labels but no config hash (with one, `compose up` would scale them away
+ *   as extra replicas), and compose v2 ignores containers without one, in
+ *   `down` too (v1 removes them).
+ */
+export function removeControllerContainers(project: string, say: (line: string) => void = () => {}): string[] {
+  const ours = projectContainers(project, true).filter((c) => c.role === 'port-probe' || c.canary);
+  if (ours.length) {
+    spawnSync('docker', ['rm', '-f', ...ours.map((c) => c.id)], { stdio: 'ignore' });
+    const canaries = ours.filter((c) => c.canary);
+    if (canaries.length) say(`removed ${canaries.length} canary container${canaries.length > 1 ? 's' : ''} (${canaries.map((c) => c.service).join(', ')})`);
+  }
+  return ours.map((c) => c.id);
+}
+
 export async function runDown(opts: DownOptions, say: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<{ project: string; left: string[] }> {
   const dir = opts.dir ?? process.cwd();
   const state = requireUpState(dir);
-  const cli = requireCompose();
-  // A port-learning helper (controller discovery) left behind if the controller died mid-probe: compose does not
-  // count it as an orphan (it has no service label), so remove it by its own label.
-  const probes = projectContainers(state.project, true).filter((c) => c.role === 'port-probe').map((c) => c.id);
-  if (probes.length) spawnSync('docker', ['rm', '-f', ...probes], { stdio: 'ignore' });
-  say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''}`);
+  const cli = composeFor(state.compose);
+  removeControllerContainers(state.project, say);
+  say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''} (${cli.command.join(' ')})`);
   await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
   // Networks meshctl added under an earlier version of the generated file are not in this one: remove them by label.
   for (const n of projectNetworks(state.project, 'mesh.role')) {
