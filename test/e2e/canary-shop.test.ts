@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually } from '../harness/eventually.ts';
-import { docker, shopProject, skipWithoutDocker } from '../harness/shop-project.ts';
+import { docker, dockerAsync, shopProject, skipWithoutDocker } from '../harness/shop-project.ts';
 
 const shop = shopProject('canaryshop');
 const { project, meshctl } = shop;
@@ -56,9 +56,9 @@ function steadyLoad(path: string, method = 'GET') {
   };
 }
 /** Sets payment's runtime faults inside one container (the app listens on 8080 in its own namespace). */
-const paymentFaults = (container: string, faults: { failRate: number; delayMs: number }) =>
+const paymentFaults = async (container: string, faults: { failRate: number; delayMs: number }) =>
   assert.equal(
-    docker('exec', container, '/usr/local/bin/node', '-e', `fetch('http://127.0.0.1:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:'${JSON.stringify(faults)}'}).then(r=>process.exit(r.ok?0:1))`).status,
+    (await dockerAsync('exec', container, '/usr/local/bin/node', '-e', `fetch('http://127.0.0.1:8080/admin/faults',{method:'POST',headers:{'content-type':'application/json'},body:'${JSON.stringify(faults)}'}).then(r=>process.exit(r.ok?0:1))`)).status,
     0,
   );
 const containers = shop.containers;
@@ -90,8 +90,10 @@ test('canary of product in the shop: --image, header at 0 %, measured split, con
     const canaryHost = docker('inspect', '-f', '{{.Config.Hostname}}', canaryId!).stdout.trim();
     const stableIds = containers('com.docker.compose.service=product').filter((id) => id !== canaryId);
     assert.equal(stableIds.length, 1, 'the compose service runs one product container (v1)');
-    const fromWeb = (headers: string) =>
-      docker('exec', containers('com.docker.compose.service=web')[0]!, '/usr/local/bin/node', '-e', `fetch('http://product:8080/products',{headers:${headers}}).then(r=>r.json()).then(b=>console.log(b.replica))`).stdout.trim();
+    // Async: a blocking `docker exec` would stall the steady load running in this process (see dockerAsync).
+    const webId = containers('com.docker.compose.service=web')[0]!;
+    const fromWeb = async (headers: string) =>
+      (await dockerAsync('exec', webId, '/usr/local/bin/node', '-e', `fetch('http://product:8080/products',{headers:${headers}}).then(r=>r.json()).then(b=>console.log(b.replica))`)).stdout.trim();
     // Weight 0: plain calls never reach the canary, calls with the header always do. The header sent to web
     // (the front door) reaches product's canary one hop further: web's sidecar carries it to web's outbound
     // call of the same trace (the shop's apps forward trace context). Plain calls first: the tagged ones are
@@ -100,9 +102,9 @@ test('canary of product in the shop: --image, header at 0 %, measured split, con
       const res = await fetch(`http://127.0.0.1:${shop.webPort}/`, { headers, signal: AbortSignal.timeout(10_000) });
       return ((await res.json()) as { catalogue?: { replica?: string } }).catalogue?.replica;
     };
-    for (let i = 0; i < 5; i++) assert.notEqual(fromWeb('{}'), canaryHost);
+    for (let i = 0; i < 5; i++) assert.notEqual(await fromWeb('{}'), canaryHost);
     for (let i = 0; i < 5; i++) assert.notEqual(await viaWeb({}), canaryHost);
-    for (let i = 0; i < 5; i++) assert.equal(fromWeb(`{'x-canary':'1'}`), canaryHost);
+    for (let i = 0; i < 5; i++) assert.equal(await fromWeb(`{'x-canary':'1'}`), canaryHost);
     for (let i = 0; i < 5; i++) assert.equal(await viaWeb({ 'x-canary': '1' }), canaryHost);
 
     const set = await meshctl(['canary', 'set', 'product', '--weight', '30']);
@@ -116,7 +118,7 @@ test('canary of product in the shop: --image, header at 0 %, measured split, con
 
     // Restart the controller mid-rollout: it comes back on the same manual step.
     const [controller] = containers('mesh.role=controller');
-    assert.equal(docker('restart', controller!).status, 0);
+    assert.equal((await dockerAsync('restart', controller!)).status, 0);
     const back = await eventually(status, { timeoutMs: 60_000, intervalMs: 500 });
     assert.equal(back.state, 'progressing');
     assert.equal(back.weight, 30);
@@ -162,10 +164,10 @@ test('a payment canary failing 20 % of charges is rolled back by itself; --wait 
   try {
     const wait = meshctl(['canary', 'start', 'payment', '--image', canaryImage, '--version', 'v2', '--steps', '20,100', '--interval', '3s', '--min-requests', '10', '--wait']);
     // As soon as the canary container runs, make it fail one charge in five.
-    const canary = await eventually(() => {
+    const canary = await eventually(async () => {
       const [id] = containers('com.docker.compose.service=payment', 'mesh.canary=true');
       assert.ok(id);
-      paymentFaults(id, { failRate: 0.2, delayMs: 0 });
+      await paymentFaults(id, { failRate: 0.2, delayMs: 0 });
       return id;
     }, { timeoutMs: 90_000, intervalMs: 300 });
     const r = await wait;
@@ -182,7 +184,7 @@ test('a payment canary failing 20 % of charges is rolled back by itself; --wait 
 test('a slow payment canary fails the p99 gate; with no traffic a rollout holds on "insufficient samples"', { skip, timeout: 300_000 }, async () => {
   const [canary] = containers('com.docker.compose.service=payment', 'mesh.canary=true');
   assert.ok(canary, 'the canary kept from the previous test');
-  paymentFaults(canary!, { failRate: 0, delayMs: 300 });
+  await paymentFaults(canary!, { failRate: 0, delayMs: 300 });
   const load = steadyLoad('/buy?sku=mug', 'POST');
   try {
     const r = await meshctl(['canary', 'start', 'payment', '--version', 'v2', '--stable', 'v1', '--steps', '20,100', '--interval', '3s', '--min-requests', '10', '--max-p99', '150ms', '--wait']);
@@ -195,7 +197,7 @@ test('a slow payment canary fails the p99 gate; with no traffic a rollout holds 
   }
   assert.deepEqual(load.failures, [], 'a slow canary fails no request');
 
-  paymentFaults(canary!, { failRate: 0, delayMs: 0 });
+  await paymentFaults(canary!, { failRate: 0, delayMs: 0 });
   const quiet = await meshctl(['canary', 'start', 'payment', '--version', 'v2', '--stable', 'v1', '--interval', '1s']);
   assert.equal(quiet.code, 0, quiet.stderr);
   const held = await eventually(
