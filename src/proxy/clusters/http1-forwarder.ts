@@ -1,6 +1,5 @@
-// Forwards one request to an HTTP/1.1 endpoint through undici's low-level
-// dispatch API: bodies stream both ways with backpressure, nothing is buffered.
-import type { Dispatcher } from 'undici';
+// Forwards one request to an HTTP/1.1 endpoint through the endpoint's H1Pool
+// (h1-pool.ts): bodies stream both ways with backpressure, nothing is buffered.
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
 import { upstreamRequestHeaders } from '../http/upstream-request-headers.ts';
@@ -9,13 +8,27 @@ import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
 import type { AttemptObserver } from '../http/attempt-observer.ts';
+import type { H1Call, H1Handler } from './h1-pool.ts';
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Readable } from 'node:stream';
 
-type Controller = Dispatcher.DispatchController;
+/** Raw [name, value, ...] as an object with lowercase names (repeated names: arrays), for HTTP/2 clients and trailers. */
+function headerObject(raw: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const prev = out[k];
+    const v = raw[i + 1]!;
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
 
-class Http1Exchange implements Dispatcher.DispatchHandler {
+class Http1Exchange implements H1Handler {
   private readonly ex: Exchange;
   private readonly ep: UpstreamEndpoint;
-  private controller: Controller | undefined;
+  private call: H1Call | undefined;
   private responded = false;
   private finished = false;
   private readonly sentNs: bigint;
@@ -38,51 +51,62 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
   }
 
   abort(reason?: Error): void {
-    this.controller?.abort(reason ?? new Error('client went away'));
+    this.call?.abort(reason ?? new Error('client went away'));
   }
 
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
+  onRequestStart(call: H1Call): void {
+    this.call = call;
     // The client may have left while the request was queued.
-    if (this.ex.done || this.ex.attempt !== this.attempt) controller.abort(new Error('client went away'));
+    if (this.ex.done || this.ex.attempt !== this.attempt) call.abort(new Error('client went away'));
     else this.obs?.started(this.attempt);
   }
 
-  onBodySent(chunk: Buffer | string): void {
-    this.ex.bytesIn += chunk.length;
+  onBodySent(bytes: number): void {
+    this.ex.bytesIn += bytes;
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, statusText: string): void {
+  onResponseStart(_call: H1Call, statusCode: number, statusText: string, raw: string[], contentLength: number): void {
     const now = process.hrtime.bigint();
     this.ep.observe(Number(now - this.sentNs), now);
     this.responded = true;
     const ex = this.ex;
-    // gRPC errors come as trailers-only responses: grpc-status in the head (undici's parsed headers are lowercase).
-    const grpc = headers['grpc-status'];
-    if (ex.attempt !== this.attempt || this.obs?.response(statusCode, typeof grpc === 'string' ? grpc : grpc?.[0], statusCode === 503 ? (headers['x-mesh-error'] as string | undefined) : undefined)) {
+    // The few headers the proxy reads, found in one pass (names compared only when the length fits).
+    let grpc: string | undefined;
+    let meshError: string | undefined;
+    let upstreamAttempts = false;
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const len = raw[i]!.length;
+      if (len !== 10 && len !== 11 && len !== 12 && len !== 15) continue;
+      const name = raw[i]!.toLowerCase();
+      if (name === 'grpc-status') grpc ??= raw[i + 1];
+      else if (name === 'x-mesh-error') meshError ??= raw[i + 1];
+      else if (name === 'x-mesh-attempts') upstreamAttempts = true;
+      else if (name === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
+    }
+    // gRPC errors come as trailers-only responses: grpc-status in the head.
+    if (ex.attempt !== this.attempt || this.obs?.response(statusCode, grpc, statusCode === 503 ? meshError : undefined)) {
       // Retried or abandoned: read the rest and drop it, keeping the connection.
       this.discarded = true;
       return;
     }
     const res = ex.res!;
     ex.status = statusCode;
-    const cl = headers['content-length'];
-    if (typeof cl === 'string') this.remaining = Number(cl);
+    this.remaining = contentLength;
     // The retry filter's x-mesh-attempts, unless the upstream (a next sidecar) already says how many it made.
-    const attempts = headers['x-mesh-attempts'] === undefined ? ex.attemptsHeader : undefined;
+    const attempts = upstreamAttempts ? undefined : ex.attemptsHeader;
     if (ex.http2) {
-      const out = responseHeadersH2(headers);
+      const out = responseHeadersH2(headerObject(raw));
       if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
-      (res as import('node:http2').Http2ServerResponse).writeHead(statusCode, out);
+      (res as Http2ServerResponse).writeHead(statusCode, out);
     } else {
-      const raw = (controller as unknown as { rawHeaders: Buffer[] }).rawHeaders ?? [];
-      const out = responseHeadersH1(raw, headers.connection);
+      const out = responseHeadersH1(raw, connection);
       if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
-      (res as import('node:http').ServerResponse).writeHead(statusCode, statusText || undefined, out as unknown as import('node:http').OutgoingHttpHeaders);
+      (res as ServerResponse).writeHead(statusCode, statusText || undefined, out as unknown as import('node:http').OutgoingHttpHeaders);
     }
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
+  onResponseData(call: H1Call, chunk: Buffer): void {
     if (this.discarded) return;
     this.ex.bytesOut += chunk.length;
     if (this.remaining > 0 && (this.remaining -= chunk.length) === 0) {
@@ -91,22 +115,22 @@ class Http1Exchange implements Dispatcher.DispatchHandler {
       this.ex.res!.end(chunk);
       return;
     }
-    if (!(this.ex.res as import('node:http').ServerResponse).write(chunk)) {
-      controller.pause();
-      this.ex.res!.once('drain', () => controller.resume());
+    if (!(this.ex.res as ServerResponse).write(chunk)) {
+      call.pause();
+      this.ex.res!.once('drain', () => call.resume());
     }
   }
 
-  onResponseEnd(_controller: Controller, trailers: Record<string, string | string[]>): void {
+  onResponseEnd(_call: H1Call, trailers: string[] | undefined): void {
     this.done();
     if (this.discarded || this.endedEarly) return;
     const res = this.ex.res!;
-    if (trailers && Object.keys(trailers).length > 0) (res as import('node:http').ServerResponse).addTrailers(trailers as Record<string, string>);
+    if (trailers !== undefined && trailers.length > 0) (res as ServerResponse).addTrailers(headerObject(trailers) as Record<string, string>);
     this.ex.ended = true;
     res.end();
   }
 
-  onResponseError(_controller: Controller, err: Error): void {
+  onResponseError(_call: H1Call, err: Error): void {
     this.done();
     const ex = this.ex;
     if (ex.done || this.endedEarly) return; // the client left first, or has the whole body: nothing to tell
@@ -131,12 +155,12 @@ export function forwardHttp1(ex: Exchange, ep: UpstreamEndpoint): void {
   ex.upstream = handler;
   ep.inflight++;
   ep.requests++;
-  ep.http1Pool().dispatch(
+  ep.h1Pool().dispatch(
     {
+      method: req.method ?? 'GET',
       path: req.url ?? '/',
-      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: upstreamRequestHeaders(ex, false),
-      body: ex.body !== undefined ? ex.body : requestHasBody(ex) ? (req as unknown as NodeJS.ReadableStream as import('node:stream').Readable) : null,
+      body: ex.body !== undefined ? ex.body : requestHasBody(ex) ? (req as unknown as Readable) : null,
     },
     handler,
   );

@@ -3,9 +3,8 @@
 // keep-alive connections and its latency estimate.
 import http2 from 'node:http2';
 import type { Pool } from 'undici';
-// The Pool module alone: undici's index also loads fetch, WebSocket and caches (~15 MB RSS we never use).
 import { createRequire } from 'node:module';
-const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
+import { H1Pool } from './h1-pool.ts';
 import type { TlsOrigination } from '../identity/tls-origination.ts';
 import { H2_SETTINGS, widenConnectionWindow } from './h2-windows.ts';
 
@@ -50,6 +49,7 @@ export class UpstreamEndpoint {
   private failuresInARow = 0;
   private heldUntilNs = 0n;
   private pool: Pool | undefined;
+  private h1: H1Pool | undefined;
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
   /** Connect timeout of the pool, h2 sessions and TCP connects (cluster timeouts.connectMs). */
@@ -74,9 +74,23 @@ export class UpstreamEndpoint {
     return `${protocol}|${address}|${port}`;
   }
 
-  /** The keep-alive pool for HTTP/1.1 upstreams (created on first use). */
+  /** The keep-alive pool the HTTP/1.1 forwarder uses (created on first use): clusters/h1-pool.ts. */
+  h1Pool(): H1Pool {
+    if (this.h1 === undefined) {
+      this.h1 = new H1Pool(this.address, this.port, {
+        maxConnections: this.maxConnections,
+        connectTimeoutMs: this.connectTimeoutMs,
+        connectTimeoutError: () => connectTimeoutError(this.hostPort, this.connectTimeoutMs),
+      });
+    }
+    return this.h1;
+  }
+
+  /** An undici keep-alive pool for HTTP/1.1 upstreams (created on first use), for the mirror filter's copies. */
   http1Pool(): Pool {
     if (!this.pool) {
+      // The Pool module alone, loaded on first use: undici's index also loads fetch, WebSocket and caches (~15 MB RSS we never use).
+      const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
       this.pool = new PoolImpl(this.origin, {
         connections: this.maxConnections,
         pipelining: 1,
@@ -176,17 +190,21 @@ export class UpstreamEndpoint {
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
+    const h1 = this.h1;
+    this.h1 = undefined;
     const s = this.session;
     this.session = undefined;
     s?.close();
-    if (p) await p.close().catch(() => {});
+    await Promise.all([h1?.close(), p?.close().catch(() => {})]);
   }
 
   async destroy(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
+    const h1 = this.h1;
+    this.h1 = undefined;
     this.session?.destroy();
     this.session = undefined;
-    if (p) await p.destroy().catch(() => {});
+    await Promise.all([h1?.destroy(), p?.destroy().catch(() => {})]);
   }
 }
