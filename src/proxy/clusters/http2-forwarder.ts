@@ -5,14 +5,22 @@ import type { Http2ServerResponse } from 'node:http2';
 import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
-import { upstreamRequestHeadersH2 } from '../http/upstream-request-headers.ts';
 import { responseHeadersH1FromObject, responseHeadersH2 } from '../http/downstream-response-headers.ts';
+import { responseHeadersH1FromList, upstreamRequestHeadersH2List } from './h2-headers.ts';
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
 import type { AttemptObserver } from '../http/attempt-observer.ts';
 
 const { NGHTTP2_CANCEL } = http2.constants;
+
+// Stands in for the exchange's 'error' listener once the stream has closed (no error comes after 'close', but an
+// emitted 'error' without a listener would throw).
+function ignoreError(): void {}
+
+// session.request() copies its options; two shared objects spare one per request.
+const WITH_BODY = Object.freeze({ endStream: false });
+const WITHOUT_BODY = Object.freeze({ endStream: true });
 
 class Http2Exchange {
   private readonly ex: Exchange;
@@ -44,7 +52,7 @@ class Http2Exchange {
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
   }
 
-  private readonly onResponse = (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void => {
+  private readonly onResponse = (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, rawHeaders?: string[]): void => {
     const now = process.hrtime.bigint();
     this.ep.observe(Number(now - this.sentNs), now);
     this.responded = true;
@@ -65,7 +73,7 @@ class Http2Exchange {
       if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
       (ex.res as Http2ServerResponse).writeHead(status, out);
     } else {
-      const out = responseHeadersH1FromObject(headers);
+      const out = rawHeaders ? responseHeadersH1FromList(rawHeaders, headers.connection as string | undefined) : responseHeadersH1FromObject(headers);
       if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
       (ex.res as ServerResponse).writeHead(status, out as unknown as import('node:http').OutgoingHttpHeaders);
     }
@@ -113,6 +121,7 @@ class Http2Exchange {
   };
 
   private readonly onClose = (): void => {
+    this.release();
     // A stream reset without an error event (RST_STREAM from the upstream).
     if (this.finished || this.ex.done) return;
     this.done();
@@ -120,6 +129,24 @@ class Http2Exchange {
     if (this.obs?.failed('upstream-reset', `RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd(), this.responded)) return;
     sendProxyError(this.ex, 'upstream-reset', `${this.ex.cluster?.name ?? ''} ${this.ep.hostPort} RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd());
   };
+
+  /**
+   * 'close' is the stream's last event: drop its listeners, the only references from the stream to this
+   * exchange. node:http2 keeps a closed stream reachable until the next full GC, so whatever the stream
+   * still points to (the downstream request and response, the filter chain's state) survived every young
+   * GC, was copied into the old generation (about 7 KB per request) and set off mark-compacts.
+   */
+  private release(): void {
+    const s = this.stream;
+    s.removeListener('response', this.onResponse);
+    s.removeListener('trailers', this.onTrailers);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('data', this.onData);
+    s.removeListener('close', this.onClose);
+    s.removeListener('error', this.onError);
+    s.on('error', ignoreError);
+    this.ex.res?.removeListener('drain', this.onDrain);
+  }
 
   private done(): void {
     if (this.finished) return;
@@ -135,7 +162,7 @@ export function forwardHttp2(ex: Exchange, ep: UpstreamEndpoint): void {
   ep.requests++;
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = ep.http2Session().request(upstreamRequestHeadersH2(ex), { endStream: !hasBody });
+    stream = ep.http2Session().request(upstreamRequestHeadersH2List(ex), hasBody ? WITH_BODY : WITHOUT_BODY);
   } catch (err) {
     ep.inflight--;
     const { code } = classifyUpstreamError(err, false);

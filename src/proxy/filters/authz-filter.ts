@@ -13,10 +13,10 @@ import { AuthzDecisionCounter } from '../telemetry/authz-decision-counter.ts';
 
 export const PEER_IDENTITY_HEADER = 'x-mesh-peer-identity';
 
-/** HTTP/1: the TLS socket itself; HTTP/2: the session's socket (node:http2 proxies it). */
+/** HTTP/1: the TLS socket itself; HTTP/2: the session, which the listener gave its socket's peer (keepSessionPeer). */
 export function requestPeer(req: DownstreamRequest): InboundPeer | undefined {
-  const h2 = (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
-  return inboundPeerOf(h2 ?? req.socket);
+  const session = (req as { stream?: { session?: unknown } }).stream?.session;
+  return inboundPeerOf(session ?? req.socket);
 }
 
 export const authzFilter: Filter = (next, ctx) => {

@@ -57,6 +57,12 @@ export function guardH2Session(session: http2.ServerHttp2Session, onAbuse: (why:
   const newTurn = (): void => {
     openedThisTurn = 0;
   };
+  // A stream closed by a reset (the client's CANCEL, mostly). Node emits 'aborted' only while the response is
+  // still open; a proxy that answered at once (e.g. 503) never sees it, so look at the close code instead.
+  // One function per session, the stream as `this`: no closure per stream, and 'close' comes once (no once()).
+  function onStreamClose(this: http2.ServerHttp2Stream): void {
+    if (this.rstCode !== http2.constants.NGHTTP2_NO_ERROR && !resets.take()) end('rapid-reset');
+  }
   session.on('stream', (stream) => {
     // Node goes on parsing the rest of a read after the session is destroyed (by this guard or by Node's own
     // limits) and emits its streams: refuse them here; the listener skips requests of destroyed streams.
@@ -73,10 +79,6 @@ export function guardH2Session(session: http2.ServerHttp2Session, onAbuse: (why:
       end('rapid-reset');
       return;
     }
-    // A stream closed by a reset (the client's CANCEL, mostly). Node emits 'aborted' only while the response is
-    // still open; a proxy that answered at once (e.g. 503) never sees it, so look at the close code instead.
-    stream.once('close', () => {
-      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && !resets.take()) end('rapid-reset');
-    });
+    stream.on('close', onStreamClose);
   });
 }

@@ -10,7 +10,7 @@ import { detectProtocol, type Detected } from './detect-protocol.ts';
 import { DEFAULT_OPAQUE_PORTS } from './opaque-ports.ts';
 import { httpEntry, upgradeEntry } from './http-entry.ts';
 import { proxyTcp } from '../tcp/proxy-tcp.ts';
-import { TlsInbound, inboundPeerOf, type InboundPeer } from './tls-inbound.ts';
+import { TlsInbound, inboundPeerOf, keepSessionPeer, type InboundPeer } from './tls-inbound.ts';
 import { listenerAuthz } from '../authz/listener-authz.ts';
 import { guardH2Session } from './h2-abuse-guard.ts';
 import { tcpAuthzCounter } from '../telemetry/authz-decision-counter.ts';
@@ -107,6 +107,7 @@ export class ListenerServer {
         if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http2', `downstream-protocol-error ${why}`);
       });
       this.sessions.add(session);
+      keepSessionPeer(session);
       widenConnectionWindow(session);
       session.once('close', () => this.sessions.delete(session));
     });
