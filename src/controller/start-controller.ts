@@ -65,21 +65,25 @@ export async function startController(opts: StartControllerOptions): Promise<Con
     );
     server.listen(opts.listen.port, opts.listen.host, () => resolve());
   });
-  try {
-    await core.start();
-  } catch (err) {
-    server.close();
-    throw err;
-  }
+  // Both listeners open before discovery starts (its first sync, and loading the Docker client, take a
+  // while): at `meshctl up` the sidecars start with the controller, and can get their certificate and
+  // subscribe meanwhile; the hub holds a subscription until discovery gives it a snapshot.
   if (opts.pushListen) {
-    if (!ca) throw new MeshError('MESH_ERR_USAGE', 'the mTLS push listener needs the mesh CA', 'drop mtls: false, or the push listener');
     try {
+      if (!ca) throw new MeshError('MESH_ERR_USAGE', 'the mTLS push listener needs the mesh CA', 'drop mtls: false, or the push listener');
       push = await startPushListener(core, ca, opts.pushListen, opts.pushDnsNames ?? []);
     } catch (err) {
       await core.stop();
       server.close();
       throw err;
     }
+  }
+  try {
+    await core.start();
+  } catch (err) {
+    await push?.close();
+    server.close();
+    throw err;
   }
   const a = server.address() as AddressInfo;
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;

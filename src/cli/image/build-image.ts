@@ -10,7 +10,7 @@ import { contentHash } from './content-hash.ts';
 import { MESH_VERSION, PACKAGE_ROOT, defaultImageTag } from './mesh-version.ts';
 import { packageFiles } from './package-files.ts';
 import { registryReachable } from './registry-reachable.ts';
-import { MESH_READY_PATH, NODE_PATH, stageApp, stageReadyProbe, stageRuntime } from './stage-files.ts';
+import { COMPILE_CACHE_ENV, MESH_READY_PATH, NODE_PATH, WARM_SCRIPT, stageApp, stageCompileCache, stageReadyProbe, stageRuntime } from './stage-files.ts';
 import type { PackageFile } from './package-files.ts';
 
 export const BASE_IMAGE = 'node:24-slim';
@@ -60,11 +60,14 @@ function labels(hash: string, mode: BuildResult['mode']): Record<string, string>
 async function buildOffline(stage: string, tag: string, hash: string, log: (l: string) => void): Promise<void> {
   stageRuntime(stage);
   if (!stageReadyProbe(stage, process.arch)) log(`no ${MESH_READY_PATH} for ${process.arch}: sidecar healthchecks fall back to node -e`);
+  // The image runs this very Node binary, so its compile cache can be filled here.
+  if (!stageCompileCache(stage, ENTRYPOINT.slice(1, -1))) log('could not fill the compile cache: containers compile their modules at start');
   const changes = [
     `ENTRYPOINT ${JSON.stringify(ENTRYPOINT)}`,
     'CMD ["--help"]',
     'WORKDIR /app',
     'ENV NODE_ENV=production',
+    ...Object.entries(COMPILE_CACHE_ENV).map(([k, v]) => `ENV ${k}=${v}`),
     ...Object.entries(labels(hash, 'offline')).map(([k, v]) => `LABEL ${k}=${v}`),
   ];
   // Staged files are hard links (stage-files.ts): another build linking the same node binary at the same
@@ -85,6 +88,9 @@ async function buildDockerfile(stage: string, tag: string, hash: string, base: s
     ...(probe ? [`COPY ${MESH_READY_PATH.slice(1)} ${MESH_READY_PATH}`] : []),
     'WORKDIR /app',
     'ENV NODE_ENV=production',
+    ...Object.entries(COMPILE_CACHE_ENV).map(([k, v]) => `ENV ${k}=${v}`),
+    // The base image's Node may differ from this one, so its compile cache is filled inside the build.
+    `RUN ${JSON.stringify([...ENTRYPOINT.slice(0, -1), WARM_SCRIPT])}`,
     ...Object.entries(labels(hash, 'dockerfile')).map(([k, v]) => `LABEL ${k}="${v}"`),
     `ENTRYPOINT ${JSON.stringify(ENTRYPOINT)}`,
     'CMD ["--help"]',

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { PackageFile } from './package-files.ts';
 
 /** Bump when the image layout changes, so old images are rebuilt. */
-export const IMAGE_FORMAT = '3'; // 3: runs /app/dist (compiled at build), has /usr/local/bin/mesh-ready
+export const IMAGE_FORMAT = '4'; // 3: runs /app/dist (compiled at build), has /usr/local/bin/mesh-ready; 4: a filled compile cache
 
 export function contentHash(files: PackageFile[], nodeVersion = process.version): string {
   const h = createHash('sha256').update(`format ${IMAGE_FORMAT}\nnode ${nodeVersion} ${process.arch}\n`);

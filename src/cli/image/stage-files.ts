@@ -31,6 +31,28 @@ export function stageApp(stage: string, files: PackageFile[], root: string): str
   return compileDist(root, join(stage, 'app', 'dist'));
 }
 
+/** Where the image keeps Node's compile cache, and the environment that turns it on (portable: keys relative to the folder). */
+export const COMPILE_CACHE_DIR = '/var/cache/meshctl';
+export const COMPILE_CACHE_ENV = { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, NODE_COMPILE_CACHE_PORTABLE: '1' } as const;
+/** The build step that fills it (warm-compile-cache.ts, compiled). */
+export const WARM_SCRIPT = '/app/dist/cli/image/warm-compile-cache.js';
+
+/**
+ * Fills <stage>/var/cache/meshctl with the local Node, the one the offline image runs. The cache is
+ * portable (keyed by paths relative to its folder), so what is written under <stage> hits in the
+ * container, whose start then skips compiling ~650 modules. Runs with the entrypoint's Node flags: V8
+ * keys its code cache by those that change code generation. False if it failed (slower starts, nothing else).
+ */
+export function stageCompileCache(stage: string, nodeFlags: string[], nodeBinary = process.execPath): boolean {
+  const r = spawnSync(nodeBinary, [...nodeFlags, join(stage, WARM_SCRIPT)], {
+    cwd: join(stage, 'app'),
+    env: { ...process.env, NODE_COMPILE_CACHE: join(stage, COMPILE_CACHE_DIR), NODE_COMPILE_CACHE_PORTABLE: '1', NODE_ENV: 'production' },
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+  return r.status === 0 && existsSync(join(stage, COMPILE_CACHE_DIR));
+}
+
 /** Node's name for an architecture (x64, arm64) from Docker's (amd64, arm64) or uname's (x86_64, aarch64). */
 export function nodeArch(arch: string): string {
   return ({ amd64: 'x64', x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[arch] ?? arch;

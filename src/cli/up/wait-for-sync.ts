@@ -31,8 +31,10 @@ export async function observeSync(project: string, client: ControllerClient): Pr
   let proxies: Awaited<ReturnType<ControllerClient['proxies']>>['proxies'] = [];
   let endpoints: string[] = [];
   try {
-    proxies = (await client.proxies()).proxies;
-    endpoints = (await client.services()).services.flatMap((s) => s.endpoints.map((e) => e.id));
+    // Both at once: each look is on the path of `up`'s last step.
+    const [p, s] = await Promise.all([client.proxies(), client.services()]);
+    proxies = p.proxies;
+    endpoints = s.services.flatMap((svc) => svc.endpoints.map((e) => e.id));
   } catch (err) {
     waitingFor.push(`controller: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -6,7 +6,7 @@
 // no port gets its listening ports learned from its network namespace
 // (learn-ports.ts); it joins the registry once they are known or the first
 // attempts found none, and later attempts keep trying a while.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { Labels } from '../../shared/names.ts';
 import { Workload } from '../../shared/api.ts';
 import type { DiscoverySource, DiscoveryStatus } from './discovery-source.ts';
@@ -38,7 +38,8 @@ const GONE = new Set(['die', 'stop', 'kill', 'destroy', 'pause']);
 
 export class DockerDiscovery implements DiscoverySource {
   #opts: DockerDiscoveryOptions;
-  #docker: Docker;
+  // Set in start(): see there.
+  #docker!: Docker;
   #workloads = new Map<string, Workload>();
   #onChange?: (w: Workload[]) => void;
   #stream?: NodeJS.ReadableStream & { destroy?: () => void };
@@ -55,11 +56,13 @@ export class DockerDiscovery implements DiscoverySource {
 
   constructor(opts: DockerDiscoveryOptions) {
     this.#opts = opts;
-    this.#docker = opts.docker ?? new Docker();
   }
 
   async start(onChange: (workloads: Workload[]) => void): Promise<void> {
     this.#onChange = onChange;
+    // dockerode loads here, not with this module: with its dependencies (ssh2, grpc, protobufjs) it is
+    // ~0.1-0.3 s of CPU, which the controller now spends after its listeners opened, while sidecars get certificates.
+    this.#docker ??= this.#opts.docker ?? new (await import('dockerode')).default();
     await this.#connect();
     this.#resync = setInterval(() => void this.#serial(() => this.#fullSync()), this.#opts.resyncMs ?? 30_000);
     this.#resync.unref();

@@ -2,6 +2,7 @@
 // controller's /v1/certs/sign, authenticated by the service token (MESH_TOKEN)
 // when the sidecar has one, else by the bootstrap bearer token. The first
 // certificate is awaited with backoff: a sidecar is not ready without one.
+import { connect } from 'node:net';
 import { MeshError } from '../../shared/errors.ts';
 import type { SignRequest } from '../../shared/identity.ts';
 import { WorkloadIdentity, type Signer } from './workload-identity.ts';
@@ -63,7 +64,31 @@ export async function identityFromController(opts: ControllerIdentityOptions): P
       if (Date.now() >= deadline) throw err;
       log({ msg: 'waiting for the controller to sign a certificate', error: (err as Error).message });
       // Short first: at `meshctl up` the controller starts alongside its sidecars, and each wasted second delays the whole project.
-      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
+      await untilListening(opts.url, Math.min(200 * 2 ** attempt, 5_000));
     }
+  }
+}
+
+/**
+ * Waits `ms`, or less when nobody listened at the controller's address and then someone does: a TCP
+ * connect every 0.1 s (no key, CSR or request per try), so a sidecar that started before its controller
+ * asks again as soon as the controller listens, not up to a backoff step later.
+ */
+async function untilListening(url: string, ms: number): Promise<void> {
+  const u = new URL(url);
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const until = Date.now() + ms;
+  const open = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect({ host, port, timeout: 1000 });
+      const done = (ok: boolean) => (s.destroy(), resolve(ok));
+      s.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    });
+  // Someone listens already (the failure was something else): the full wait.
+  if (await open()) return void (await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()))));
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, until - Date.now()))));
+    if (await open()) return;
   }
 }
