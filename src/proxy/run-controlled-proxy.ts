@@ -13,6 +13,7 @@ import { controllerPushTls } from './identity/controller-push-tls.ts';
 import { startProxy } from './proxy.ts';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { accessLogStream } from './telemetry/access-log-stream.ts';
+import { shrinkHeapAfterStart } from './shrink-heap-after-start.ts';
 import { identityFromController } from './identity/controller-signer.ts';
 
 export interface ControlledProxyOptions {
@@ -48,6 +49,7 @@ export async function runControlledProxy(opts: ControlledProxyOptions): Promise<
     ...(pushUrl ? { tls: controllerPushTls(identity) } : {}),
   });
   log({ msg: 'subscribing to the controller', controller: pushUrl ?? opts.controller, mtls: !!pushUrl, proxyId });
+  shrinkHeapAfterStart(() => proxy.current() !== undefined);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(1);

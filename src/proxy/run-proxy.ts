@@ -6,6 +6,7 @@ import { parseSnapshot } from '../shared/snapshot.ts';
 import { startProxy } from './proxy.ts';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { accessLogStream } from './telemetry/access-log-stream.ts';
+import { shrinkHeapAfterStart } from './shrink-heap-after-start.ts';
 
 export interface RunProxyOptions {
   config?: string;
@@ -82,6 +83,7 @@ export async function runProxy(opts: RunProxyOptions): Promise<ProxyHandle> {
     const b = proxy.listenerAddress(l.name);
     process.stderr.write(`  listener ${l.name} ${l.direction} ${l.protocol} on ${b?.address}:${b?.port}\n`);
   }
+  shrinkHeapAfterStart(() => true);
 
   const reload = async (): Promise<void> => {
     try {

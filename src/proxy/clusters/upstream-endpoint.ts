@@ -2,8 +2,6 @@
 // it outlives snapshots: a push that keeps the endpoint keeps its pool, its
 // keep-alive connections and its latency estimate.
 import http2 from 'node:http2';
-import type { Pool } from 'undici';
-import { createRequire } from 'node:module';
 import { H1Pool } from './h1-pool.ts';
 import type { TlsOrigination } from '../identity/tls-origination.ts';
 import { H2_SETTINGS, widenConnectionWindow } from './h2-windows.ts';
@@ -23,9 +21,10 @@ const FAILURE_PENALTY_NS = 1e9;
 const FAILURE_HOLD_BASE_NS = 250e6;
 const FAILURE_HOLD_MAX_NS = 8e9;
 
-/** Code of the error a connect that outlived timeouts.connectMs fails with (undici's own code for HTTP/1 pools). */
+/** Connect timeout when a cluster sets no timeouts.connectMs. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/** Codes of the error a connect that outlived timeouts.connectMs fails with (undici's, from before H1Pool, and ours). */
 export const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'MESH_CONNECT_TIMEOUT']);
 
 export function connectTimeoutError(hostPort: string, ms: number): Error {
@@ -48,7 +47,6 @@ export class UpstreamEndpoint {
   /** Connect failures since the last answer, and until when the last one holds the endpoint back. */
   private failuresInARow = 0;
   private heldUntilNs = 0n;
-  private pool: Pool | undefined;
   private h1: H1Pool | undefined;
   private session: http2.ClientHttp2Session | undefined;
   private maxConnections: number;
@@ -84,29 +82,6 @@ export class UpstreamEndpoint {
       });
     }
     return this.h1;
-  }
-
-  /** An undici keep-alive pool for HTTP/1.1 upstreams (created on first use), for the mirror filter's copies. */
-  http1Pool(): Pool {
-    if (!this.pool) {
-      // The Pool module alone, loaded on first use: undici's index also loads fetch, WebSocket and caches (~15 MB RSS we never use).
-      const PoolImpl = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
-      this.pool = new PoolImpl(this.origin, {
-        connections: this.maxConnections,
-        pipelining: 1,
-        // Many servers close idle connections after ~5 s without saying so; reusing one
-        // just as it closes fails the request. Stay under that unless the server's
-        // Keep-Alive header allows longer (up to keepAliveMaxTimeout).
-        keepAliveTimeout: 4_000,
-        keepAliveMaxTimeout: 600_000,
-        // Streams may be long-lived (SSE, downloads): no body or header timeouts here;
-        // the timeout filter owns request deadlines.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connectTimeout: this.connectTimeoutMs,
-      });
-    }
-    return this.pool;
   }
 
   /** One multiplexed h2c session for HTTP/2 upstreams, re-opened when it goes away. */
@@ -188,23 +163,19 @@ export class UpstreamEndpoint {
 
   /** Close gracefully: in-flight requests finish, idle connections go. */
   async close(): Promise<void> {
-    const p = this.pool;
-    this.pool = undefined;
     const h1 = this.h1;
     this.h1 = undefined;
     const s = this.session;
     this.session = undefined;
     s?.close();
-    await Promise.all([h1?.close(), p?.close().catch(() => {})]);
+    await h1?.close();
   }
 
   async destroy(): Promise<void> {
-    const p = this.pool;
-    this.pool = undefined;
     const h1 = this.h1;
     this.h1 = undefined;
     this.session?.destroy();
     this.session = undefined;
-    await Promise.all([h1?.destroy(), p?.destroy().catch(() => {})]);
+    await h1?.destroy();
   }
 }

@@ -7,11 +7,11 @@
 // is not copied (`mesh_mirror_skipped_total{reason="body"}`), since teeing it would
 // tie the real request's pace to the copy's. Runs innermost, on the first attempt only.
 import http2 from 'node:http2';
-import type { Dispatcher } from 'undici';
 import type { Filter } from './filter.ts';
 import type { Exchange } from '../http/exchange.ts';
 import type { CompiledCluster } from '../clusters/compiled-cluster.ts';
 import type { UpstreamEndpoint } from '../clusters/upstream-endpoint.ts';
+import type { H1Call, H1Handler } from '../clusters/h1-pool.ts';
 import { pickEndpoint } from '../clusters/pick-endpoint.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
 import { upstreamRequestHeaders, upstreamRequestHeadersH2 } from '../http/upstream-request-headers.ts';
@@ -77,12 +77,13 @@ function copyH1(ex: Exchange, ep: UpstreamEndpoint, body: Buffer | undefined, do
   const headers = upstreamRequestHeaders(ex, false);
   headers.push(MIRROR_HEADER, '1');
   let status = 0;
-  let controller: Dispatcher.DispatchController | undefined;
-  const timer = setTimeout(() => controller?.abort(new Error('mirror timeout')), MIRROR_TIMEOUT_MS);
+  let call: H1Call | undefined;
+  const timer = setTimeout(() => call?.abort(new Error('mirror timeout')), MIRROR_TIMEOUT_MS);
   timer.unref();
-  // The dispatch API directly (the proxy's pools are undici's bare Pool): read the answer, drop it.
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart: (c) => void (controller = c),
+  // The endpoint's own keep-alive pool (the forwarder's): read the answer, drop it.
+  const handler: H1Handler = {
+    onRequestStart: () => {},
+    onBodySent: () => {},
     onResponseStart: (_c, statusCode) => void (status = statusCode),
     onResponseData: () => {},
     onResponseEnd: () => {
@@ -94,7 +95,7 @@ function copyH1(ex: Exchange, ep: UpstreamEndpoint, body: Buffer | undefined, do
       done('error');
     },
   };
-  ep.http1Pool().dispatch({ path: ex.req.url ?? '/', method: (ex.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: body ?? null }, handler);
+  call = ep.h1Pool().dispatch({ path: ex.req.url ?? '/', method: ex.req.method ?? 'GET', headers, body: body ?? null }, handler);
 }
 
 function copyH2(ex: Exchange, ep: UpstreamEndpoint, body: Buffer | undefined, done: Done): void {
