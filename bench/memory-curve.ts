@@ -27,7 +27,7 @@ import { buildMeshctl } from './hops/build-meshctl.ts';
 import { cpuSeconds, rssSplit, type RssSplit } from './lib/proc-stats.ts';
 import { runOpenLoop } from './lib/open-loop.ts';
 import { httpGet } from './lib/net.ts';
-import { scenarios } from './scenarios.ts';
+import { meshctlScenario } from './scenarios.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -97,8 +97,7 @@ async function main(): Promise<void> {
   try {
     const upstream = await startUpstream('haproxy', procs, tmp, 1024);
     // --scenario takes a meshctl scenario's chain from scenarios.ts (cm: mTLS between the hops, cp: policies on).
-    const picked = o.scenario === undefined ? undefined : scenarios.find((sc) => sc.id === o.scenario);
-    if (o.scenario !== undefined && (picked === undefined || picked.hops.some((h) => !h.kind.startsWith('meshctl')))) throw new Error(`--scenario must name a meshctl scenario of scenarios.ts, got ${o.scenario}`);
+    const picked = meshctlScenario(o.scenario);
     const hops = picked?.hops ?? Array.from({ length: Number(o.hops) }, () => ({ kind: 'meshctl-http' as const }));
     const chain = await buildChain({ id: 'memory', label: 'memory curve', hops }, upstream.address, procs, tmp);
     const url = `http://${chain.entry.host}:${chain.entry.port}/`;

@@ -26,7 +26,7 @@ import { runMax } from './lib/max-throughput.ts';
 import { runOpenLoop } from './lib/open-loop.ts';
 import { httpGet } from './lib/net.ts';
 import type { HopSpec } from './hops/hop.ts';
-import { scenarios } from './scenarios.ts';
+import { meshctlScenario } from './scenarios.ts';
 import { Pool } from 'undici';
 
 const { values: o } = parseArgs({
@@ -166,8 +166,7 @@ async function main(): Promise<void> {
   const upstream = await startUpstream(o.upstream as 'haproxy' | 'node', procs, tmp, 1024);
   const hop: HopSpec = { kind: o.tcp ? 'meshctl-tcp' : 'meshctl-http' };
   // --scenario takes a scenario's chain from scenarios.ts as it is (cp: policies on, cm: mTLS, f: TCP).
-  const picked = o.scenario === undefined ? undefined : scenarios.find((sc) => sc.id === o.scenario);
-  if (o.scenario !== undefined && (picked === undefined || picked.hops.some((h) => !h.kind.startsWith('meshctl')))) throw new Error(`--scenario must name a meshctl scenario of scenarios.ts, got ${o.scenario}`);
+  const picked = meshctlScenario(o.scenario);
   const hops = picked?.hops ?? Array.from({ length: hopsN }, () => hop);
   const chain = await buildChain({ id: 'prof', label: 'profile', hops }, upstream.address, procs, tmp);
   const url = `http://${chain.entry.host}:${chain.entry.port}/`;

@@ -66,6 +66,17 @@ export const scenarios: Scenario[] = [
   { id: 'ftcp', label: 'HAProxy TCP, 1 hop', hops: [{ kind: 'haproxy-tcp' }] },
 ];
 
+/**
+ * A meshctl scenario picked by `--scenario <id>` (bench/profile-proxy.ts, bench/memory-curve.ts), or
+ * undefined when none was asked for; an id that is unknown or has a non-meshctl hop is an error.
+ */
+export function meshctlScenario(id: string | undefined): Scenario | undefined {
+  if (id === undefined) return undefined;
+  const picked = scenarios.find((sc) => sc.id === id);
+  if (picked === undefined || picked.hops.some((h) => !h.kind.startsWith('meshctl'))) throw new Error(`--scenario must name a meshctl scenario of scenarios.ts, got ${id}`);
+  return picked;
+}
+
 export interface Comparison {
   label: string;
   unit: string;
