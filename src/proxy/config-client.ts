@@ -3,7 +3,8 @@
 // (handle.apply validates, compiles and swaps); answer ACK or NACK with the
 // reason. When the controller goes away the proxy keeps its last good
 // snapshot (static stability) and resubscribes with jittered backoff.
-import http from 'node:http';
+import type { ClientRequest } from 'node:http';
+import { http } from './node-http.ts';
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ProxyHandle } from './proxy-handle.ts';
@@ -61,7 +62,7 @@ export function startConfigClient(opts: ConfigClientOptions): ConfigClient {
   let lastError: string | undefined;
   let applied = 0;
   let rejected = 0;
-  let req: http.ClientRequest | undefined;
+  let req: ClientRequest | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
 

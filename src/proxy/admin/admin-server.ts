@@ -1,11 +1,11 @@
 // The admin HTTP server: /ready, /metrics (Prometheus text), /config (live
 // snapshot), /stats (JSON for the dashboard), /tap (live requests, NDJSON).
 // Never on the traffic path.
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.ts';
 import { sameSecret } from '../../shared/same-secret.ts';
 import type { AddressInfo } from 'node:net';
 import type { TapHub } from '../telemetry/tap-hub.ts';
-import { serveTap } from './tap-endpoint.ts';
 
 export interface AdminSource {
   ready(): boolean;
@@ -23,7 +23,7 @@ export interface AdminSource {
 }
 
 export class AdminServer {
-  private readonly server: http.Server;
+  private readonly server: Server;
   private bound: { address: string; port: number } | undefined;
 
   constructor(source: AdminSource) {
@@ -44,12 +44,18 @@ export class AdminServer {
         }
         case '/stats':
           return send(200, 'application/json', JSON.stringify(source.statsJson()) + '\n');
-        case '/tap':
-          if (source.tap !== undefined && req.method === 'GET') {
+        case '/tap': {
+          const tap = source.tap;
+          if (tap !== undefined && req.method === 'GET') {
             if (!bearerMatches(req.headers.authorization, source.tapToken)) return send(401, 'text/plain', 'tap needs the service token: open it through the controller (meshctl tap)\n');
-            return serveTap(source.tap, req, res);
+            return void tapEndpoint().then(
+              // A reader gone while the module loaded has already fired 'close': nothing to subscribe.
+              ({ serveTap }) => (res.destroyed ? undefined : serveTap(tap, req, res)),
+              (err: Error) => send(500, 'text/plain', `tap unavailable: ${err.message}\n`),
+            );
           }
           break;
+        }
         case '/':
           return send(200, 'text/plain', 'meshctl proxy admin: /ready /metrics /config /stats /tap\n');
       }
@@ -79,6 +85,13 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+// /tap loads on first use: its query schema (shared/api.ts) brings the control-plane
+// API and mesh-config schemas with it, ~0.7 MB a sidecar that is never tapped does not need.
+let tapModule: Promise<typeof import('./tap-endpoint.ts')> | undefined;
+function tapEndpoint(): Promise<typeof import('./tap-endpoint.ts')> {
+  return (tapModule ??= import('./tap-endpoint.ts'));
 }
 
 /** True when no token is required, or the Authorization header carries exactly it. */

@@ -2,7 +2,7 @@
 // (2xx/3xx is healthy) or a TCP connect, every intervalMs. The verdict flips
 // after healthyThreshold successes or unhealthyThreshold failures in a row;
 // an unhealthy endpoint gets no new requests (EndpointHealth.checkHealthy).
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import net from 'node:net';
 import type { HealthCheck } from '../../shared/policies.ts';
 import type { z } from 'zod';

@@ -2,7 +2,7 @@
 // in batches, one export request at a time, from a timer, never from the
 // request path. A full queue or a failed export drops spans and counts them
 // (mesh_spans_dropped_total{reason}); nothing is retried or buffered further.
-import http from 'node:http';
+import { http } from '../node-http.ts';
 import https from 'node:https';
 import type { Exchange } from '../http/exchange.ts';
 import type { MetricFamily, MetricsRegistry } from './metrics-registry.ts';
