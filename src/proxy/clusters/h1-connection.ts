@@ -15,6 +15,10 @@ const PAYLOAD_METHODS = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'P
 
 const INVALID_PATH = /[\x00-\x20\x7f]/;
 
+// Each connection reads into its own buffer (net.connect's `onread`): no Buffer, Readable push or
+// 'data' event per read. A response of about 1 KB is one read; a bulk body takes one per 16 KiB.
+const READ_BUFFER_BYTES = 16 * 1024;
+
 /** "other side closed": undici's code, so logs, retries (stale keep-alive) and dashboards read as before. */
 function closedError(what: string): Error {
   return Object.assign(new Error(`upstream closed the connection ${what}`), { code: 'UND_ERR_SOCKET' });
@@ -45,11 +49,10 @@ export class H1Connection implements ResponseEvents {
     this.pool = pool;
     this.keepAliveMs = pool.keepAliveMs;
     this.parser = new H1ResponseParser(this);
-    const s = net.connect({ host: pool.host, port: pool.port, noDelay: true });
+    const s = net.connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead } });
     this.socket = s;
     this.connectTimer = setTimeout(H1Connection.connectTimedOut, pool.connectTimeoutMs, this);
     s.once('connect', () => this.onConnect());
-    s.on('data', (d: Buffer) => this.onData(d));
     s.on('end', () => this.onClose(closedError(this.responded ? 'mid-response' : 'before answering')));
     s.on('error', (err: Error) => this.onClose(err));
     s.on('close', () => this.onClose(closedError(this.responded ? 'mid-response' : 'before answering')));
@@ -193,6 +196,12 @@ export class H1Connection implements ResponseEvents {
     l.body.removeListener('error', l.onError);
   }
 
+  // False stops reading (the response's client is slow); resume() starts it again.
+  private readonly onRead = (n: number, buf: Buffer): boolean => {
+    this.onData(n === buf.length ? buf : buf.subarray(0, n));
+    return !this.paused;
+  };
+
   private onData(d: Buffer): void {
     const call = this.call;
     if (call === undefined) {
@@ -226,7 +235,13 @@ export class H1Connection implements ResponseEvents {
   }
 
   onBody(chunk: Buffer): void {
-    this.call?.handler.onResponseData(this.call, chunk);
+    const call = this.call;
+    if (call === undefined) return;
+    // A copy: the handler may keep the chunk (a write the kernel did not take whole, an HTTP/2 stream's
+    // queue) and the next read reuses this memory. Up to 4 KiB the copy comes from Buffer's pool.
+    const own = Buffer.allocUnsafe(chunk.length);
+    chunk.copy(own);
+    call.handler.onResponseData(call, own);
   }
 
   onEnd(trailers: string[] | undefined): void {

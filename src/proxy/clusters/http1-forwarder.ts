@@ -3,14 +3,14 @@
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
 import { upstreamRequestHeaders } from '../http/upstream-request-headers.ts';
-import { responseHeadersH1, responseHeadersH2 } from '../http/downstream-response-headers.ts';
+import { responseHeadersH1 } from '../http/downstream-response-headers.ts';
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
 import { requestHasBody } from '../http/request-has-body.ts';
 import type { AttemptObserver } from '../http/attempt-observer.ts';
 import type { H1Call, H1Handler } from './h1-pool.ts';
 import type { ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { H2StreamResponse } from '../listeners/h2-stream-exchange.ts';
 import type { Readable } from 'node:stream';
 
 /** Raw [name, value, ...] as an object with lowercase names (repeated names: arrays), for HTTP/2 clients and trailers. */
@@ -95,15 +95,11 @@ class Http1Exchange implements H1Handler {
     this.remaining = contentLength;
     // The retry filter's x-mesh-attempts, unless the upstream (a next sidecar) already says how many it made.
     const attempts = upstreamAttempts ? undefined : ex.attemptsHeader;
-    if (ex.http2) {
-      const out = responseHeadersH2(headerObject(raw));
-      if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
-      (res as Http2ServerResponse).writeHead(statusCode, out);
-    } else {
-      const out = responseHeadersH1(raw, connection);
-      if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
-      (res as ServerResponse).writeHead(statusCode, statusText || undefined, out as unknown as import('node:http').OutgoingHttpHeaders);
-    }
+    // The same flat list for HTTP/2 clients: node:http2 lowercases the names as it encodes them.
+    const out = responseHeadersH1(raw, connection);
+    if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
+    if (ex.http2) (res as H2StreamResponse).writeHead(statusCode, out);
+    else (res as ServerResponse).writeHead(statusCode, statusText || undefined, out as unknown as import('node:http').OutgoingHttpHeaders);
   }
 
   onResponseData(call: H1Call, chunk: Buffer): void {

@@ -1,11 +1,11 @@
 // Forwards one request as a stream on the endpoint's h2c session (node:http2):
 // gRPC and other HTTP/2 traffic keep trailers and full-duplex streaming.
 import http2 from 'node:http2';
-import type { Http2ServerResponse } from 'node:http2';
+import type { H2StreamResponse } from '../listeners/h2-stream-exchange.ts';
 import type { ServerResponse } from 'node:http';
 import type { Exchange } from '../http/exchange.ts';
 import type { UpstreamEndpoint } from './upstream-endpoint.ts';
-import { responseHeadersH1FromObject, responseHeadersH2 } from '../http/downstream-response-headers.ts';
+import { responseHeadersH1FromObject } from '../http/downstream-response-headers.ts';
 import { responseHeadersH1FromList, upstreamRequestHeadersH2List } from './h2-headers.ts';
 import { sendProxyError } from '../http/send-proxy-error.ts';
 import { classifyUpstreamError } from './classify-upstream-error.ts';
@@ -14,9 +14,36 @@ import type { AttemptObserver } from '../http/attempt-observer.ts';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
-// Stands in for the exchange's 'error' listener once the stream has closed (no error comes after 'close', but an
-// emitted 'error' without a listener would throw).
-function ignoreError(): void {}
+// The stream's listeners are these shared functions, which find their exchange in a slot of the stream, cleared
+// at 'close'. node:http2 keeps a closed stream reachable until the next full GC, so whatever the stream still
+// points to (the downstream request and response, the filter chain's state) survived every young GC, was copied
+// into the old generation (about 7 KB per request) and set off mark-compacts. Per-exchange arrow functions had to
+// be removed one by one for that; shared ones cost neither the closures nor the removals.
+const EXCHANGE = Symbol('mesh.h2Exchange');
+type TaggedStream = http2.ClientHttp2Stream & { [EXCHANGE]?: Http2Exchange };
+
+function onStreamResponse(this: TaggedStream, headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, rawHeaders?: string[]): void {
+  this[EXCHANGE]?.onResponse(headers, rawHeaders);
+}
+function onStreamData(this: TaggedStream, chunk: Buffer): void {
+  this[EXCHANGE]?.onData(chunk);
+}
+function onStreamTrailers(this: TaggedStream, trailers: http2.IncomingHttpHeaders): void {
+  this[EXCHANGE]?.onTrailers(trailers);
+}
+function onStreamEnd(this: TaggedStream): void {
+  this[EXCHANGE]?.onEnd();
+}
+// Stays after 'close' too: an emitted 'error' without a listener would throw.
+function onStreamError(this: TaggedStream, err: Error): void {
+  this[EXCHANGE]?.onError(err);
+}
+function onStreamClose(this: TaggedStream): void {
+  const x = this[EXCHANGE];
+  if (x === undefined) return;
+  this[EXCHANGE] = undefined;
+  x.onClose();
+}
 
 // session.request() copies its options; two shared objects spare one per request.
 const WITH_BODY = Object.freeze({ endStream: false });
@@ -30,6 +57,8 @@ class Http2Exchange {
   private responded = false;
   private finished = false;
   private trailers: Record<string, string | string[]> | undefined;
+  // Resumes the stream after downstream backpressure; made on the first write that has to wait.
+  private onDrain: (() => void) | undefined;
   // Retries: the observer of this attempt, and its number; a later attempt makes this one stale.
   private readonly obs: AttemptObserver | undefined;
   private readonly attempt: number;
@@ -41,18 +70,19 @@ class Http2Exchange {
     this.obs = ex.attemptObserver;
     this.attempt = ex.attempt;
     this.obs?.started(this.attempt);
-    stream.on('response', this.onResponse);
-    stream.on('trailers', this.onTrailers);
-    stream.on('end', this.onEnd);
-    stream.on('error', this.onError);
-    stream.on('close', this.onClose);
+    (stream as TaggedStream)[EXCHANGE] = this;
+    stream.on('response', onStreamResponse);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('end', onStreamEnd);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
   }
 
   abort(): void {
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
   }
 
-  private readonly onResponse = (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, rawHeaders?: string[]): void => {
+  onResponse(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, rawHeaders: string[] | undefined): void {
     const now = process.hrtime.bigint();
     this.ep.observe(Number(now - this.sentNs), now);
     this.responded = true;
@@ -68,49 +98,42 @@ class Http2Exchange {
     ex.status = status;
     // The retry filter's x-mesh-attempts, unless the upstream (a next sidecar) already says how many it made.
     const attempts = headers['x-mesh-attempts'] === undefined ? ex.attemptsHeader : undefined;
-    if (ex.http2) {
-      const out = responseHeadersH2(headers);
-      if (attempts !== undefined) out['x-mesh-attempts'] = attempts;
-      (ex.res as Http2ServerResponse).writeHead(status, out);
-    } else {
-      const out = rawHeaders ? responseHeadersH1FromList(rawHeaders, headers.connection as string | undefined) : responseHeadersH1FromObject(headers);
-      if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
-      (ex.res as ServerResponse).writeHead(status, out as unknown as import('node:http').OutgoingHttpHeaders);
-    }
+    // A flat list for either kind of client: node:http2 takes it as it is, without the header object it
+    // would copy and turn back into a list.
+    const out = rawHeaders ? responseHeadersH1FromList(rawHeaders, headers.connection as string | undefined) : responseHeadersH1FromObject(headers);
+    if (attempts !== undefined) out.push('x-mesh-attempts', attempts);
+    if (ex.http2) (ex.res as H2StreamResponse).writeHead(status, out);
+    else (ex.res as ServerResponse).writeHead(status, out as unknown as import('node:http').OutgoingHttpHeaders);
     // Read the body only now: node:http2 emits 'response' on nextTick, so a DATA frame read in the same
     // chunk as HEADERS (common over TLS) would otherwise reach onData first and send an implicit 200.
-    this.stream.on('data', this.onData);
-  };
+    this.stream.on('data', onStreamData);
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.finished) return;
     this.ex.bytesOut += chunk.length;
     if (!(this.ex.res as import('node:http').ServerResponse).write(chunk)) {
       this.stream.pause();
-      this.ex.res!.once('drain', this.onDrain);
+      this.ex.res!.once('drain', (this.onDrain ??= () => this.stream.resume()));
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
-    this.stream.resume();
-  };
-
-  private readonly onTrailers = (t: http2.IncomingHttpHeaders): void => {
+  onTrailers(t: http2.IncomingHttpHeaders): void {
     const out: Record<string, string | string[]> = {};
     for (const k of Object.keys(t)) if (k.charCodeAt(0) !== 58 && t[k] !== undefined) out[k] = t[k]!;
     this.trailers = out;
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     if (this.finished) return;
     this.done();
     const res = this.ex.res!;
     if (this.trailers) (res as ServerResponse).addTrailers(this.trailers as Record<string, string>);
     this.ex.ended = true;
     res.end();
-  };
+  }
 
-  private readonly onError = (err: Error): void => {
+  onError(err: Error): void {
     if (this.finished) return;
     this.done();
     if (this.ex.done || this.ex.attempt !== this.attempt) return;
@@ -118,34 +141,17 @@ class Http2Exchange {
     if (reason === 'upstream-connect-failure') this.ep.observeFailure(process.hrtime.bigint());
     if (this.obs?.failed(reason, code, this.responded)) return;
     sendProxyError(this.ex, reason, `${this.ex.cluster?.name ?? ''} ${this.ep.hostPort} ${code}`);
-  };
+  }
 
-  private readonly onClose = (): void => {
-    this.release();
+  /** The stream's last event; it no longer points to this exchange. */
+  onClose(): void {
+    if (this.onDrain !== undefined) this.ex.res?.removeListener('drain', this.onDrain);
     // A stream reset without an error event (RST_STREAM from the upstream).
     if (this.finished || this.ex.done) return;
     this.done();
     if (this.ex.attempt !== this.attempt) return;
     if (this.obs?.failed('upstream-reset', `RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd(), this.responded)) return;
     sendProxyError(this.ex, 'upstream-reset', `${this.ex.cluster?.name ?? ''} ${this.ep.hostPort} RST_STREAM ${this.stream.rstCode ?? ''}`.trimEnd());
-  };
-
-  /**
-   * 'close' is the stream's last event: drop its listeners, the only references from the stream to this
-   * exchange. node:http2 keeps a closed stream reachable until the next full GC, so whatever the stream
-   * still points to (the downstream request and response, the filter chain's state) survived every young
-   * GC, was copied into the old generation (about 7 KB per request) and set off mark-compacts.
-   */
-  private release(): void {
-    const s = this.stream;
-    s.removeListener('response', this.onResponse);
-    s.removeListener('trailers', this.onTrailers);
-    s.removeListener('end', this.onEnd);
-    s.removeListener('data', this.onData);
-    s.removeListener('close', this.onClose);
-    s.removeListener('error', this.onError);
-    s.on('error', ignoreError);
-    this.ex.res?.removeListener('drain', this.onDrain);
   }
 
   private done(): void {

@@ -68,6 +68,11 @@ export function forwardUpgrade(ex: Exchange, ep: UpstreamEndpoint): void {
     client.destroy();
   });
   client.on('error', () => upstream.destroy());
+  // pipe() pauses the client when the upstream goes away; a client socket reading into a fixed buffer
+  // (listeners/h1-server-connection.ts) then stops reading at all, and would never see its own close.
+  client.on('pause', () => {
+    if (upstream.destroyed || upstream.writableFinished) client.resume();
+  });
   // Clean ends travel through the pipes (half-close); only failures destroy.
   upstream.on('close', () => {
     ep.inflight--;

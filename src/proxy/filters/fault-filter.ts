@@ -25,7 +25,7 @@ function abort(ex: Exchange, policy: NonNullable<Policy['abort']>, route: string
   const detail = `abort ${route}`;
   ex.error = `fault-injected ${detail}`;
   if (policy.tcpReset) {
-    if (ex.http2) (ex.req as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    if (ex.http2) (ex.req as import('../listeners/h2-stream-exchange.ts').H2StreamRequest).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     else ((ex.socket ?? ex.req.socket) as import('node:net').Socket).resetAndDestroy();
     return;
   }

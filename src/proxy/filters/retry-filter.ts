@@ -341,7 +341,7 @@ class Attempts implements AttemptObserver {
     ex.error = `timeout idle ${ms}ms ${ex.cluster?.name ?? ''} ${ex.endpoint?.hostPort ?? ''}`.trimEnd();
     a.abandon(); // the upstream's abort error must not overwrite the reason
     const res = ex.res!;
-    if (ex.http2) (res as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (ex.http2) (res as import('../listeners/h2-stream-exchange.ts').H2StreamResponse).stream.close(http2.constants.NGHTTP2_CANCEL);
     else res.destroy();
   }
 

@@ -2,7 +2,7 @@
 // the upstream and back to telemetry. Policy lives on the compiled route;
 // only what varies per request lives here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { H2StreamRequest, H2StreamResponse } from '../listeners/h2-stream-exchange.ts';
 import type { Duplex } from 'node:stream';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
@@ -12,8 +12,8 @@ import type { ProxyTelemetry } from '../telemetry/proxy-telemetry.ts';
 import type { AttemptObserver } from './attempt-observer.ts';
 import type { Readable } from 'node:stream';
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
-export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+export type DownstreamRequest = IncomingMessage | H2StreamRequest;
+export type DownstreamResponse = ServerResponse | H2StreamResponse;
 
 /** Something that can cancel the upstream side of an exchange. */
 export interface UpstreamCancel {

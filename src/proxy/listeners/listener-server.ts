@@ -2,31 +2,29 @@
 // port and protocol stay the same; every connection reads the live runtime,
 // so route and cluster changes apply without touching the socket.
 import net from 'node:net';
-import http from 'node:http';
 import http2 from 'node:http2';
 import type { Listener } from '../../shared/snapshot.ts';
 import type { ProxyState } from '../runtime/proxy-state.ts';
 import { detectProtocol, type Detected } from './detect-protocol.ts';
 import { DEFAULT_OPAQUE_PORTS } from './opaque-ports.ts';
 import { httpEntry, upgradeEntry } from './http-entry.ts';
+import { H1ServerConnection, h1ConnectionOf, type H1ServerOptions } from './h1-server-connection.ts';
 import { proxyTcp } from '../tcp/proxy-tcp.ts';
 import { TlsInbound, inboundPeerOf, keepSessionPeer, type InboundPeer } from './tls-inbound.ts';
 import { listenerAuthz } from '../authz/listener-authz.ts';
 import { guardH2Session } from './h2-abuse-guard.ts';
+import { H2StreamRequest, H2StreamResponse, admitH2Stream } from './h2-stream-exchange.ts';
 import { tcpAuthzCounter } from '../telemetry/authz-decision-counter.ts';
 import { H2_SETTINGS, widenConnectionWindow } from '../clusters/h2-windows.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
 import type tls from 'node:tls';
 
 // Time for a client to send a request's headers; then 408 and close. An environment knob (seconds-scale values
-// make tests of it quick); the default is Node's own.
+// make tests of it quick); the default is Node's.
 const HEADERS_TIMEOUT_MS = Number(process.env.MESH_PROXY_HEADERS_TIMEOUT_MS) || 60_000;
 
-// Malformed HTTP/1 the parser refused: the status that says why (default 400).
-const CLIENT_ERROR_STATUS: Record<string, [string, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: ['408', 'Request Timeout'],
-  HPE_HEADER_OVERFLOW: ['431', 'Request Header Fields Too Large'],
-};
+// Time an HTTP/1 connection may sit idle between requests.
+const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
 export function listenerKey(l: Listener): string {
   return `${l.name}|${l.address}|${l.port}|${l.protocol}`;
@@ -38,11 +36,13 @@ export class ListenerServer {
   private readonly spec: Listener;
   private readonly state: ProxyState;
   private readonly server: net.Server;
-  private readonly h1: http.Server;
+  private readonly h1: H1ServerOptions;
   private readonly h2: http2.Http2Server;
   // Open downstream sockets and what each carries (known after detection).
   private readonly sockets = new Map<net.Socket, Detected | 'detecting'>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  // The connection being handed to the HTTP/2 server: its 'session' event comes synchronously (see dispatch).
+  private h2Socket: net.Socket | undefined;
   private bound: { address: string; port: number } | undefined;
   /** HTTP exchanges in flight on this listener. */
   inflight = 0;
@@ -66,40 +66,23 @@ export class ListenerServer {
       res.on('close', this.onExchangeClose); // 'close' comes once; on() spares once()'s wrapper per request
       entry(req, res);
     };
-    // These servers never listen: they parse connections handed over after detection.
-    // optimizeEmptyRequests (Node >= 24.9; ignored before): a request without Content-Length or
-    // Transfer-Encoding skips the Readable life cycle of its IncomingMessage (no 'data'/'end'/'close',
-    // about a dozen nextTicks fewer per request). Bodies are read only when requestHasBody() says so,
-    // which tests the same two headers.
-    this.h1 = http.createServer(
-      {
-        requestTimeout: 0,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        connectionsCheckingInterval: Math.min(30_000, HEADERS_TIMEOUT_MS / 2),
-        keepAliveTimeout: 60_000,
-        requireHostHeader: false,
-        noDelay: true,
-        optimizeEmptyRequests: true,
-      } as http.ServerOptions,
-      handler as http.RequestListener,
-    );
-    // Node enforces headersTimeout from a timer it starts on 'listening'; this server never listens (sockets
-    // are handed to it), so without this a client trickling its headers (slowloris) held a socket forever.
-    // destroy() stops the timer again (http.Server.close).
-    this.h1.emit('listening');
-    this.h1.on('upgrade', upgradeEntry(state, spec.name));
-    // Malformed HTTP/1: answer 400 as Node would, then close.
-    // Logged (access log, with the parser's code) so an attack or a broken client shows; nothing was proxied.
-    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code !== 'ECONNRESET') {
-        const [status, text] = CLIENT_ERROR_STATUS[err.code ?? ''] ?? ['400', 'Bad Request'];
-        if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${err.code ?? ''}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    // HTTP/1 connections handed over after detection are parsed by the proxy's own server
+    // (h1-server-connection.ts), which hands requests to the same handler as HTTP/2's.
+    // The request path types its requests as node:http's; the proxy's own request and response give it the
+    // subset it uses (h1-incoming-request.ts, h1-server-response.ts), hence the casts.
+    this.h1 = {
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      onRequest: handler as unknown as H1ServerOptions['onRequest'],
+      onUpgrade: upgradeEntry(state, spec.name) as unknown as H1ServerOptions['onUpgrade'],
+      // Malformed HTTP/1, already answered (400, 408, 431, 501) and closed: logged (access log, with the
+      // parser's code) so an attack or a broken client shows; nothing was proxied.
+      onProtocolError: (status, code) => {
         const listener = this.state.runtime?.listeners.get(this.name);
-        if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http1', `downstream-protocol-error ${status} ${err.code ?? err.message}`);
-      }
-      socket.destroy();
-    });
-    this.h2 = http2.createServer({ settings: H2_SETTINGS }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+        if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http1', `downstream-protocol-error ${status} ${code}`);
+      },
+    };
+    this.h2 = http2.createServer({ settings: H2_SETTINGS });
     this.h2.on('sessionError', () => {});
     this.h2.on('session', (session) => {
       guardH2Session(session, (why) => {
@@ -109,6 +92,12 @@ export class ListenerServer {
       this.sessions.add(session);
       keepSessionPeer(session);
       widenConnectionWindow(session);
+      const socket = this.h2Socket;
+      // After the guard's own 'stream' listener: a stream it refused is destroyed by now.
+      session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+        if (stream.destroyed || !admitH2Stream(stream, headers)) return;
+        handler(new H2StreamRequest(stream, headers, rawHeaders, socket), new H2StreamResponse(stream));
+      });
       session.once('close', () => this.sessions.delete(session));
     });
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: false }, (s) => this.onConnection(s));
@@ -210,10 +199,11 @@ export class ListenerServer {
       // The pipes resume the socket once the upstream connects; bytes read so far wait in its buffer.
       proxyTcp(socket, listener, this.state.telemetry, peer ? 'tls' : 'tcp', peer?.service);
     } else if (d === 'http2') {
+      this.h2Socket = socket;
       this.h2.emit('connection', socket);
+      this.h2Socket = undefined;
     } else {
-      socket.allowHalfOpen = false;
-      this.h1.emit('connection', socket);
+      new H1ServerConnection(socket, this.h1);
       socket.resume();
     }
   }
@@ -269,12 +259,11 @@ export class ListenerServer {
     for (const session of this.sessions) if (!session.closed) session.close();
     for (const [socket, kind] of this.sockets) {
       if (kind === 'detecting') socket.destroy();
-      // Node's http server sets _httpMessage while a response is in progress on the socket.
+      // An idle connection closes now; one with a response in progress after it (saying `connection: close`).
       else if (kind === 'http1') {
-        const msg = (socket as unknown as { _httpMessage?: { shouldKeepAlive: boolean } | null })._httpMessage;
-        if (!msg) socket.destroy();
-        // A response still to be written says `connection: close`.
-        else msg.shouldKeepAlive = false;
+        const conn = h1ConnectionOf(socket);
+        if (conn === undefined) socket.destroy();
+        else conn.closeWhenIdle();
       }
     }
   }
@@ -282,7 +271,6 @@ export class ListenerServer {
   destroy(): void {
     this.tlsIn?.close();
     this.server.close();
-    this.h1.close();
     for (const s of this.sockets.keys()) s.destroy();
     this.sockets.clear();
   }
