@@ -88,7 +88,9 @@ export async function runScenario(s: Scenario, o: BenchOptions, upstream: Upstre
     const procList: Started[] = hops.map((h) => h.process);
     result.procs = procList.map((p) => ({ name: p.name, pid: p.pid }));
 
-    await sleep(500);
+    // Idle means settled: a meshctl sidecar hands back its start-up heap 1 s after its first snapshot
+    // (src/proxy/shrink-heap-after-start.ts); read after that, as a sidecar in a mesh idles.
+    await sleep(2_000);
     procList.forEach((p, i) => {
       const idle = rssSplit(p.pid);
       Object.assign(result.procs[i]!, { rssIdleMB: idle.rss / MB, rssIdleAnonMB: idle.anon / MB, rssIdleFileMB: idle.file / MB });
