@@ -82,6 +82,7 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     // A peer sidecar over mTLS: TLS-wrapped TCP, no ALPN.
     up = ep.tls ? ep.tls.connect([]) : net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true, onread: toClient?.onreadOption() });
   } catch (err) {
+    toClient?.discard();
     ep.inflight--;
     breaker.tcpConnections--;
     error = `upstream-connect-failure ${cluster.name} ${ep.hostPort} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
@@ -90,6 +91,8 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     return;
   }
   upstream = up;
+  // With onread, the upstream reads into toClient from the start (and it may move the upstream to another buffer).
+  toClient?.start(up);
   let connected = false;
   // Connect timeout (cluster timeouts.connectMs): TCP connect, and the TLS handshake to a peer sidecar.
   const connectTimer = setTimeout(() => {
@@ -105,9 +108,7 @@ export function proxyTcp(socket: net.Socket, listener: CompiledListener, telemet
     clearTimeout(connectTimer);
     // adopt() is false only if the client went away meanwhile; pipe() then ends as it would.
     if (toClient === undefined || !new ByteForwarder(up).adopt(socket)) socket.pipe(up);
-    // With onread, the upstream's reads already go to the client.
-    if (toClient !== undefined) toClient.start(up);
-    else up.pipe(socket);
+    if (toClient === undefined) up.pipe(socket);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
     if (error?.startsWith('timeout connect')) return;

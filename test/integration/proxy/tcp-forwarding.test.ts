@@ -1,8 +1,9 @@
 // Opaque TCP forwarding under load: bulk bytes arrive intact both ways, a
 // reader that stops reading stalls the writer on the far side (the proxy
 // holds a bounded amount, not everything), half-close carries a response
-// after the client's end, and bytes sent before the upstream connected
-// (held by a listener delay) go first.
+// after the client's end, bytes sent before the upstream connected
+// (held by a listener delay) go first, and a reset on either side closes the
+// other and is logged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -147,4 +148,85 @@ test('opaque TCP: bytes and the end sent before the upstream connected are forwa
   const want = createHash('sha256').update('first bytes, then FIN').digest('hex');
   assert.deepEqual(await echoed, { sha: want, bytes: 'first bytes, then FIN'.length });
   assert.equal((await nothing).bytes, 0);
+});
+
+test('opaque TCP resets: an upstream reset mid-stream closes the client and is logged; a client reset closes the upstream', async (t) => {
+  // The upstream echoes; the first connection resets once it has echoed 'ping', the second stays.
+  const upstreamClosed: Promise<unknown>[] = [];
+  const up = await tcpUpstream((s) => {
+    upstreamClosed.push(new Promise((r) => s.once('close', r)));
+    s.on('data', (b: Buffer) => {
+      s.write(b);
+      if (b.includes('reset')) s.resetAndDestroy();
+    });
+  });
+  t.after(() => up.close());
+  const p = await startTestProxy(snapshot([tcpListener()], [cluster('db', [up.port], { protocol: 'tcp' })]));
+  t.after(() => p.close());
+
+  const a = net.connect(p.port(), '127.0.0.1');
+  t.after(() => a.destroy());
+  a.on('error', () => {});
+  const aClosed = new Promise((r) => a.once('close', r));
+  a.write('ping');
+  await new Promise((r) => a.once('data', r));
+  a.write('reset');
+  await aClosed;
+  await eventually(() => {
+    const line = p.logs().find((l) => l.kind === 'tcp');
+    assert.ok(line);
+    assert.match(String(line.error), /^upstream-reset db 127\.0\.0\.1:\d+ ECONNRESET$/);
+  });
+
+  const b = net.connect(p.port(), '127.0.0.1');
+  t.after(() => b.destroy());
+  b.write('ping');
+  await new Promise((r) => b.once('data', r));
+  b.resetAndDestroy();
+  // The proxy closes its upstream connection too.
+  await eventually(() => assert.equal(upstreamClosed.length, 2));
+  await upstreamClosed[1];
+  await eventually(() => assert.equal(p.logs().filter((l) => l.kind === 'tcp').length, 2));
+  assert.match(String(p.logs().filter((l) => l.kind === 'tcp')[1]!.error), /^downstream-reset ECONNRESET$/);
+});
+
+test('opaque TCP, many connections: one whose reader stalls keeps its bytes while the others go on reading (shared read buffers)', async (t) => {
+  const up = await tcpUpstream((s) => s.pipe(s));
+  t.after(() => up.close());
+  const p = await startTestProxy(snapshot([tcpListener()], [cluster('db', [up.port], { protocol: 'tcp' })]));
+  t.after(() => p.close());
+  // The bulk connection's echo stalls in the proxy: its pending write holds the buffer it read into.
+  const bulk = net.connect({ port: p.port(), host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => bulk.destroy());
+  bulk.pause();
+  const sent = sendTotal(bulk, true);
+  await settled(sent.accepted);
+  // Meanwhile request/response connections read and write through the proxy, each checking its echo.
+  const chatty = Array.from({ length: 8 }, async (_v, i) => {
+    const c = net.connect(p.port(), '127.0.0.1');
+    t.after(() => c.destroy());
+    for (let round = 0; round < 200; round++) {
+      const msg = randomBytes(1 + ((i * 977 + round * 131) % 6000));
+      const echoed = new Promise<Buffer>((resolve) => {
+        const parts: Buffer[] = [];
+        let got = 0;
+        const onData = (b: Buffer): void => {
+          parts.push(b);
+          got += b.length;
+          if (got < msg.length) return;
+          c.off('data', onData);
+          resolve(Buffer.concat(parts));
+        };
+        c.on('data', onData);
+      });
+      c.write(msg);
+      assert.ok((await echoed).equals(msg), `connection ${i} round ${round}: echo differs`);
+    }
+    c.end();
+  });
+  await Promise.all(chatty);
+  // Then the bulk reader resumes: every byte it sent comes back intact.
+  const back = readAll(bulk);
+  bulk.resume();
+  assert.deepEqual(await back, { sha: expectedSha, bytes: TOTAL });
 });

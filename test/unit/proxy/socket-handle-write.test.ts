@@ -1,0 +1,128 @@
+// SocketWriter writes to a socket's libuv handle through Node internals
+// (process.binding('stream_wrap')): these tests fail when a Node upgrade takes
+// them away, rather than the TCP proxy quietly falling back to socket.write()
+// and its higher CPU cost; and they hold it to what socket.write() guarantees
+// (order, backpressure, errors, bytesWritten).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { canWriteToHandle, SocketWriter } from '../../../src/proxy/tcp/socket-handle-write.ts';
+
+async function connectedPair(serverOpts: net.ServerOpts = {}): Promise<{ client: net.Socket; accepted: net.Socket; close: () => void }> {
+  const server = net.createServer({ allowHalfOpen: true, ...serverOpts });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const acceptedP = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  const accepted = await acceptedP;
+  return {
+    client,
+    accepted,
+    close: () => {
+      client.destroy();
+      accepted.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Everything `socket` receives until its end. */
+function received(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return once(socket, 'end').then(() => Buffer.concat(chunks));
+}
+
+test('small writes go straight to the handle, out at once and in order; bytesWritten counts them', async (t) => {
+  const { client, accepted, close } = await connectedPair();
+  t.after(close);
+  assert.equal(canWriteToHandle(accepted), true);
+  const got = received(client);
+  // Not through the Writable: socket.write() is not called for these.
+  accepted.write = () => assert.fail('socket.write() called');
+  const writer = new SocketWriter(accepted, () => assert.fail('nothing was pending'));
+  const buf = Buffer.alloc(1000);
+  let sent = '';
+  for (let i = 0; i < 50; i++) {
+    const text = `${i},`.padEnd(20, '.');
+    buf.write(text);
+    sent += text;
+    assert.equal(writer.write(buf.subarray(0, text.length)), true);
+  }
+  assert.equal(accepted.bytesWritten, sent.length);
+  delete (accepted as Partial<net.Socket>).write;
+  accepted.end();
+  assert.equal((await got).toString(), sent);
+});
+
+test('a reader that stops reading: write() says pending, onFlushed comes once it is out, every byte arrives in order', async (t) => {
+  const { client, accepted, close } = await connectedPair();
+  t.after(close);
+  client.pause();
+  let flushed = 0;
+  let onFlushed = (): void => {};
+  const writer = new SocketWriter(accepted, () => {
+    flushed++;
+    onFlushed();
+  });
+  // Distinct 64 KiB chunks until the kernel's buffers are full and one is left pending.
+  const chunks: Buffer[] = [];
+  for (let i = 0; ; i++) {
+    assert.ok(i < 10_000, 'the kernel took 640 MB without pushing back');
+    const chunk = Buffer.alloc(64 * 1024, i % 251);
+    chunks.push(chunk);
+    if (!writer.write(chunk)) break;
+  }
+  assert.equal(flushed, 0);
+  // Pending in libuv, not in the Writable.
+  assert.equal(accepted.writableLength, 0);
+  const done = new Promise<void>((r) => (onFlushed = r));
+  const got = received(client);
+  client.resume();
+  await done;
+  assert.equal(flushed, 1);
+  // After a pending write, the next goes through a new request object and at once again.
+  const last = Buffer.from('last');
+  assert.equal(writer.write(last), true);
+  chunks.push(last);
+  accepted.end();
+  assert.ok((await got).equals(Buffer.concat(chunks)));
+  assert.equal(accepted.bytesWritten, Buffer.concat(chunks).length);
+});
+
+test('a write to a peer that reset the connection destroys the socket with the write error', async (t) => {
+  // pauseOnConnect: the accepted socket does not read, so the reset shows up on the write.
+  const { client, accepted, close } = await connectedPair({ pauseOnConnect: true });
+  t.after(close);
+  client.resetAndDestroy();
+  await once(client, 'close');
+  const writer = new SocketWriter(accepted, () => assert.fail('no write completes'));
+  const errored = once(accepted, 'error') as Promise<[NodeJS.ErrnoException]>;
+  // The first write after the reset may still be taken by the kernel; a later one fails.
+  for (let i = 0; i < 100 && !accepted.destroyed; i++) writer.write(Buffer.from('x'));
+  const [err] = await errored;
+  assert.equal(err.syscall, 'write');
+  assert.ok(['EPIPE', 'ECONNRESET'].includes(err.code!), String(err.code));
+  assert.equal(accepted.destroyed, true);
+});
+
+test('a socket that is not plain TCP (TLS) is written through socket.write()', () => {
+  const s = new tls.TLSSocket(new net.Socket());
+  assert.equal(canWriteToHandle(s), false);
+  s.destroy();
+});
+
+test('an ended socket is not written to the handle (socket.write() reports the error as it would)', async (t) => {
+  const { client, accepted, close } = await connectedPair();
+  t.after(close);
+  const got = received(client);
+  accepted.end('bye');
+  const writer = new SocketWriter(accepted, () => {});
+  const errored = once(accepted, 'error') as Promise<[NodeJS.ErrnoException]>;
+  writer.write(Buffer.from('after end'));
+  const [err] = await errored;
+  assert.equal(err.code, 'ERR_STREAM_WRITE_AFTER_END');
+  assert.equal((await got).toString(), 'bye');
+});
