@@ -116,6 +116,17 @@ export abstract class H1MessageParser<E extends BodyEvents> {
     return this.state === S.head;
   }
 
+  /** Part of a head was read (not just empty lines before it). */
+  get headBegun(): boolean {
+    return this.state === S.head && this.partial !== undefined;
+  }
+
+  /**
+   * Empty lines (CRLF) before a start line are skipped, as RFC 9112 2.2 asks of servers (some clients send
+   * one after a body); without this, two of them read as an empty head.
+   */
+  protected readonly skipsEmptyLines: boolean = false;
+
   /** The body ends when the connection does (no length, not chunked). */
   get endsAtClose(): boolean {
     return this.state === S.untilClose;
@@ -205,6 +216,10 @@ export abstract class H1MessageParser<E extends BodyEvents> {
   }
 
   private readHead(data: Buffer, off: number): number {
+    if (this.skipsEmptyLines && this.partial === undefined) {
+      while (data[off] === 13 && data[off + 1] === 10) off += 2;
+      if (off === data.length) return off;
+    }
     const held = this.partial?.length ?? 0;
     const buf = this.joined(data, off);
     const end = buf.indexOf(CRLFCRLF, held > 3 ? held - 3 : 0);

@@ -30,6 +30,7 @@ export interface RequestEvents extends BodyEvents {
 
 export class H1RequestParser extends H1MessageParser<RequestEvents> {
   protected readonly kind = 'request';
+  protected override readonly skipsEmptyLines = true;
 
   /** Ready for the next request on the connection. */
   reset(): void {

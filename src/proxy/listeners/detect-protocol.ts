@@ -33,6 +33,7 @@ export function detectProtocol(socket: Socket, timeoutMs: number, cb: (d: Detect
     if (timer) clearTimeout(timer);
     socket.removeListener('data', onData);
     socket.removeListener('close', onClose);
+    socket.removeListener('end', onEnd);
     socket.pause();
     if (buf) socket.unshift(buf);
     cb(d);
@@ -45,8 +46,19 @@ export function detectProtocol(socket: Socket, timeoutMs: number, cb: (d: Detect
   const onClose = (): void => {
     if (timer) clearTimeout(timer);
     socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+  };
+  // The client half-closed before its bytes said what they are. With nothing sent, an opaque TCP
+  // destination (when there is one) gets the half-close; a partial HTTP head can never be answered.
+  const onEnd = (): void => {
+    if (!buf && timeoutMs > 0) finish('tcp');
+    else {
+      onClose();
+      socket.destroy();
+    }
   };
   socket.on('data', onData);
   socket.once('close', onClose);
+  socket.once('end', onEnd);
   if (timeoutMs > 0) timer = setTimeout(() => finish(buf ? 'http1' : 'tcp'), timeoutMs);
 }

@@ -5,8 +5,9 @@
 // (parser callbacks into JS, two streams, header processing, several ticks)
 // was most of a hop's CPU. Keep-alive, pipelining (later requests wait in the
 // socket until the response before them ends), Expect: 100-continue,
-// Upgrade hand-over, request bodies with backpressure, a head timeout
-// (slowloris) and an idle timeout are handled here.
+// Upgrade hand-over, request bodies with backpressure, no reading ahead of a
+// client that does not read its responses, a head timeout (slowloris), an idle
+// timeout and a lingering close are handled here.
 import type net from 'node:net';
 import { H1RequestParser, type RequestEvents, type RequestHeadInfo } from '../http/h1-request-parser.ts';
 import { ParseError } from '../http/h1-message-parser.ts';
@@ -33,6 +34,8 @@ const ERROR_STATUS: Record<string, [number, string]> = {
 };
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** Lingering close: how long the client may go on sending after the connection's last response left. */
+const LINGER_MS = 2000;
 const EMPTY = Buffer.alloc(0);
 const CONNECTION = Symbol('mesh.h1Connection');
 
@@ -45,6 +48,8 @@ const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 export function h1ConnectionOf(socket: net.Socket): H1ServerConnection | undefined {
   return (socket as unknown as { [CONNECTION]?: H1ServerConnection })[CONNECTION];
 }
+
+function ignore(): void {}
 
 function emitDone(res: H1ServerResponse): void {
   res.emit('finish');
@@ -59,7 +64,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
   private req: H1IncomingRequest | undefined;
   /** The response in progress (undefined between requests). */
   private res: H1ServerResponse | undefined;
-  /** Bytes after a complete request, waiting for its response to end. */
+  /** Bytes after a complete request, waiting for its response to end (or for the client to read what was written). */
   private held: Buffer | undefined;
   /** An Upgrade request: the socket is handed over after its head. */
   private upgrading: H1IncomingRequest | undefined;
@@ -67,8 +72,16 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
   private bodyPaused = false;
   /** The response ended before the request body did: the rest is read and dropped. */
   private dumping = false;
-  /** Close after the response in progress (client half-closed, drain). */
+  /** Close after the response in progress (drain). */
   private closeAfter = false;
+  /** The client half-closed: the requests it sent are answered, then the connection closes. */
+  private clientEnded = false;
+  /** Inside feed(). */
+  private feeding = false;
+  /** Requests are held until the client reads what was written (the socket's 'drain'). */
+  private awaitingDrain = false;
+  /** The last response ended and the connection is closing: whatever the client sends now is ignored. */
+  private closing = false;
   /** When the head being read began (0: no partial head). */
   private headStartMs = 0;
   /** When the connection last became idle (opened, or a response ended). */
@@ -95,17 +108,16 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     (socket as unknown as { [CONNECTION]?: H1ServerConnection })[CONNECTION] = this;
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.res?.emit('drain'));
+    socket.on('drain', () => this.onDrain());
     // One timer per connection, refreshed per response: it checks the head and idle deadlines when it fires.
     this.timer = setTimeout(() => this.onTimer(), Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs));
     this.timer.unref();
     this.shared = readIntoBuffer(socket, SHARED_READ_BUFFER, this.onRead);
-    if (!this.shared) {
-      socket.on('data', this.onData);
-      return;
-    }
+    if (!this.shared) socket.on('data', this.onData);
     // Bytes the socket buffered before (peeked by protocol detection) come first.
-    for (let chunk: Buffer | null; !this.upgraded && (chunk = socket.read() as Buffer | null) !== null; ) this.feed(chunk);
+    else for (let chunk: Buffer | null; !this.upgraded && (chunk = socket.read() as Buffer | null) !== null; ) this.feed(chunk);
+    // Detection left the socket paused: reading starts now, unless those bytes already hold it back.
+    if (!this.upgraded && this.held === undefined && !this.bodyPaused) socket.resume();
   }
 
   /** `data` as a buffer of its own, when it may be a view of the shared read buffer. */
@@ -158,11 +170,31 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
   // Reading -------------------------------------------------------------------------------------
 
   private feed(data: Buffer): void {
+    if (this.closing) return;
+    // A response that ends inside this read must not close a half-closed connection while requests after it
+    // are still to be parsed.
+    this.feeding = true;
+    try {
+      this.parse(data);
+    } finally {
+      this.feeding = false;
+    }
+    this.closeIfClientDone();
+  }
+
+  private parse(data: Buffer): void {
     let off = 0;
     while (off < data.length) {
       if (this.parser.complete) {
         // The request before is read; its response is not done: later requests wait.
         if (this.res !== undefined) {
+          this.hold(off === 0 ? data : data.subarray(off));
+          return;
+        }
+        // The client does not read its responses: later requests wait for it to, or each small request it
+        // pipelines would queue a response in memory (30 MiB of 404s sent, never read, grew the proxy 500 MiB).
+        if (this.socket.writableNeedDrain) {
+          this.awaitingDrain = true;
           this.hold(off === 0 ? data : data.subarray(off));
           return;
         }
@@ -180,9 +212,32 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
         this.handOver(this.upgrading, off < data.length ? data.subarray(off) : EMPTY);
         return;
       }
-      if (this.socket.destroyed) return;
+      // A response that ended inside this read (a 404, a refusal) may have closed the connection: pipelined
+      // requests after it must not be parsed, let alone forwarded.
+      if (this.socket.destroyed || this.closing) return;
     }
-    if (this.parser.inHead && this.headStartMs === 0) this.headStartMs = Date.now();
+    if (this.parser.headBegun && this.headStartMs === 0) this.headStartMs = Date.now();
+  }
+
+  private onDrain(): void {
+    if (this.res !== undefined) this.res.emit('drain');
+    else if (this.awaitingDrain) {
+      this.awaitingDrain = false;
+      this.releaseHeld();
+    }
+  }
+
+  /** Goes on with the requests held back (the response before them ended, or the client read its answers). */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    // Not from inside the read (the upstream's, or a write's callback) that got us here.
+    process.nextTick(() => {
+      if (this.socket.destroyed) return;
+      if (!this.bodyPaused) this.socket.resume();
+      this.feed(held);
+    });
   }
 
   private hold(rest: Buffer): void {
@@ -212,51 +267,80 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
       this.closeSoon();
       return;
     }
+    // Whatever is left of this request's body is read and dropped, not waited for: an unread body must
+    // not keep the socket paused for the requests after it.
+    const paused = this.bodyPaused;
+    this.bodyPaused = false;
     if (!this.parser.complete) {
-      // The proxy answered before reading the whole body (an error, a 404): read it and drop it.
+      // The proxy answered before reading the whole body (an error, a 404).
       this.dumping = true;
-      if (this.bodyPaused) {
-        this.bodyPaused = false;
-        if (this.held === undefined) this.socket.resume();
-      }
+      if (paused && this.held === undefined) this.socket.resume();
       return;
     }
-    const held = this.held;
-    if (held !== undefined) {
-      this.held = undefined;
-      // Not from inside the upstream's read that ended this response.
-      process.nextTick(() => {
-        if (this.socket.destroyed) return;
-        if (!this.bodyPaused) this.socket.resume();
-        this.feed(held);
-      });
+    if (this.held !== undefined) this.releaseHeld();
+    else {
+      if (paused) this.socket.resume();
+      this.closeIfClientDone();
     }
   }
 
+  /** After a half-close: closes once every request the client sent is answered. */
+  private closeIfClientDone(): void {
+    if (this.clientEnded && !this.feeding && this.res === undefined && this.held === undefined && this.upgrading === undefined && !this.upgraded) this.closeSoon();
+  }
+
+  /**
+   * Ends the connection after what is written so far, with a lingering close: closing a socket that has
+   * unread bytes from the client (pipelined requests after a Connection: close, the rest of a body) sends
+   * a RST instead of a FIN, and a RST can make the client's kernel drop the tail of the response before the
+   * client reads it. So what the client still sends is read and dropped (feed ignores it) until it ends
+   * too (both ends closed: the socket destroys itself) or LINGER_MS after our last byte left.
+   */
   private closeSoon(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.idleSinceMs = Date.now();
     const s = this.socket;
     if (s.destroyed) return;
-    s.destroySoon();
+    s.resume();
+    const linger = (): void => {
+      setTimeout(() => s.destroy(), LINGER_MS).unref();
+    };
+    if (s.writableFinished) linger();
+    else {
+      s.once('finish', linger);
+      s.end();
+    }
   }
 
   // Connection life -----------------------------------------------------------------------------
 
   private onSocketEnd(): void {
-    // The client half-closed: finish the response in progress, then close.
+    // The client half-closed: answer the requests it sent (the one in progress and any pipelined after it,
+    // which may have been read before the end), then close.
+    // After an Upgrade the handler owns the socket and its half-close (a tunnel's other side may still talk).
+    if (this.upgraded) return;
+    this.clientEnded = true;
+    // Already closing (the rest was being dropped): the socket closes itself once our last bytes are out.
+    if (this.closing) return;
     if (this.req !== undefined && !this.parser.complete && !this.parser.inHead) {
       this.socket.destroy(); // a request body cut short
       return;
     }
-    if (this.res !== undefined) this.closeAfter = true;
-    else this.closeSoon();
+    this.closeIfClientDone();
   }
 
   private onClose(): void {
     clearTimeout(this.timer);
     const req = this.req;
     if (req !== undefined && !req.complete && !req.destroyed) {
-      const err = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
-      req.destroy(req.listenerCount('error') > 0 ? err : undefined);
+      // The error is emitted on a later tick, after the response's 'close' below has let the request path
+      // detach its listeners (the upstream body pipe drops its 'error' listener on abort): without one of
+      // ours it would be an uncaught exception that kills the proxy.
+      if (req.listenerCount('error') > 0) {
+        req.on('error', ignore);
+        req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      } else req.destroy();
     }
     const res = this.res;
     this.res = undefined;
@@ -267,6 +351,12 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
   private onTimer(): void {
     if (this.socket.destroyed) return;
     const now = Date.now();
+    if (this.closing) {
+      // Still writing the last response to a client that does not read it: cut after the idle timeout.
+      if (now - this.idleSinceMs >= this.opts.keepAliveTimeoutMs) this.socket.destroy();
+      else this.timer.refresh();
+      return;
+    }
     if (this.res !== undefined || (this.req !== undefined && !this.parser.complete && !this.parser.inHead)) {
       this.timer.refresh(); // a request in progress: timeouts are the route's business
       return;
@@ -289,15 +379,14 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     const code = err.code ?? 'HPE_INVALID';
     const [status, text] = ERROR_STATUS[code] ?? [400, 'Bad Request'];
     const s = this.socket;
-    clearTimeout(this.timer);
     this.opts.onProtocolError(status, code, err.message);
     if (this.res !== undefined || this.req?.complete === false) {
       // Mid-exchange (a malformed body): no clean answer is possible.
       s.destroy();
       return;
     }
-    if (s.writable) s.end(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1');
-    s.destroySoon();
+    if (s.writable) s.write(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1');
+    this.closeSoon();
   }
 
   /** Drain: close now when idle, else after the response in progress (which then says Connection: close). */

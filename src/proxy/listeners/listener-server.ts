@@ -203,8 +203,7 @@ export class ListenerServer {
       this.h2.emit('connection', socket);
       this.h2Socket = undefined;
     } else {
-      new H1ServerConnection(socket, this.h1);
-      socket.resume();
+      new H1ServerConnection(socket, this.h1); // it starts reading itself
     }
   }
 
