@@ -9,15 +9,9 @@ import http2 from 'node:http2';
 import { meshCa, identityFor, runProxy, calleeSnapshot, callerSnapshot } from './mtls-harness.ts';
 import { http2Upstream } from '../../harness/upstream-servers.ts';
 import { eventually } from '../../harness/eventually.ts';
+import { grpcChat, grpcFrame as frame } from '../../harness/grpc-chat.ts';
 
 type T = { after(fn: () => unknown): void };
-
-function frame(s: string): Buffer {
-  const b = Buffer.from(s);
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(b.length, 1);
-  return Buffer.concat([h, b]);
-}
 
 /** The caller's port, with the callee's app an h2c server running `onStream`. */
 async function grpcPair(t: T, onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): Promise<number> {
@@ -43,19 +37,8 @@ test('gRPC bidi streaming with trailers crosses the mTLS pair', async (t) => {
   const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':authority': 'payments', 'content-type': 'application/grpc', te: 'trailers' });
   const response = new Promise<http2.IncomingHttpHeaders>((r) => stream.once('response', r));
   const trailers = new Promise<http2.IncomingHttpHeaders>((r) => stream.once('trailers', r));
-  const received: string[] = [];
-  let waiter: (() => void) | undefined;
-  stream.on('data', (c: Buffer) => {
-    received.push(c.subarray(5).toString());
-    waiter?.();
-  });
   // Each reply comes back before the next message goes: nothing is held back by either sidecar.
-  for (const msg of ['one', 'two', 'three']) {
-    const got = new Promise<void>((r) => (waiter = r));
-    stream.write(frame(msg));
-    await got;
-  }
-  stream.end();
+  const received = await grpcChat(stream, ['one', 'two', 'three']);
   assert.equal((await response)[':status'], 200);
   const tr = await trailers;
   assert.deepEqual(received, ['one', 'two', 'three']);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { httpUpstream, echoHandler, http2Upstream } from '../../harness/upstream-servers.ts';
 import { startTestProxy, snapshot, httpListener, cluster } from '../../harness/proxy-builder.ts';
+import { grpcChat } from '../../harness/grpc-chat.ts';
 
 function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ headers: http2.IncomingHttpHeaders; body: string; trailers: http2.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
@@ -55,27 +56,10 @@ test('gRPC bidi streaming with trailers over h2c, through the proxy to an http2 
   t.after(() => p.close());
   const session = http2.connect(`http://127.0.0.1:${p.port()}`);
   t.after(() => session.close());
-  const frame = (s: string): Buffer => {
-    const b = Buffer.from(s);
-    const h = Buffer.alloc(5);
-    h.writeUInt32BE(b.length, 1);
-    return Buffer.concat([h, b]);
-  };
   const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', 'content-type': 'application/grpc', te: 'trailers' });
   const trailers = new Promise<http2.IncomingHttpHeaders>((r) => stream.on('trailers', r));
-  const received: string[] = [];
-  let waiter: (() => void) | undefined;
-  stream.on('data', (c: Buffer) => {
-    received.push(c.subarray(5).toString());
-    waiter?.();
-  });
   // Bidi: each reply arrives before the next message is sent.
-  for (const msg of ['one', 'two', 'three']) {
-    const got = new Promise<void>((r) => (waiter = r));
-    stream.write(frame(msg));
-    await got;
-  }
-  stream.end();
+  const received = await grpcChat(stream, ['one', 'two', 'three']);
   const t2 = await trailers;
   assert.deepEqual(received, ['one', 'two', 'three']);
   assert.equal(t2['grpc-status'], '0');

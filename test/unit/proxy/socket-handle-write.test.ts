@@ -9,24 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { canWriteToHandle, SocketWriter } from '../../../src/proxy/tcp/socket-handle-write.ts';
-
-async function connectedPair(serverOpts: net.ServerOpts = {}): Promise<{ client: net.Socket; accepted: net.Socket; close: () => void }> {
-  const server = net.createServer({ allowHalfOpen: true, ...serverOpts });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const acceptedP = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  await once(client, 'connect');
-  const accepted = await acceptedP;
-  return {
-    client,
-    accepted,
-    close: () => {
-      client.destroy();
-      accepted.destroy();
-      server.close();
-    },
-  };
-}
+import { socketPair } from '../../harness/socket-pair.ts';
 
 /** Everything `socket` receives until its end. */
 function received(socket: net.Socket): Promise<Buffer> {
@@ -36,7 +19,7 @@ function received(socket: net.Socket): Promise<Buffer> {
 }
 
 test('small writes go straight to the handle, out at once and in order; bytesWritten counts them', async (t) => {
-  const { client, accepted, close } = await connectedPair();
+  const { client, accepted, close } = await socketPair();
   t.after(close);
   assert.equal(canWriteToHandle(accepted), true);
   const got = received(client);
@@ -58,7 +41,7 @@ test('small writes go straight to the handle, out at once and in order; bytesWri
 });
 
 test('a reader that stops reading: write() says pending, onFlushed comes once it is out, every byte arrives in order', async (t) => {
-  const { client, accepted, close } = await connectedPair();
+  const { client, accepted, close } = await socketPair();
   t.after(close);
   client.pause();
   let flushed = 0;
@@ -94,7 +77,7 @@ test('a reader that stops reading: write() says pending, onFlushed comes once it
 
 test('a write to a peer that reset the connection destroys the socket with the write error', async (t) => {
   // pauseOnConnect: the accepted socket does not read, so the reset shows up on the write.
-  const { client, accepted, close } = await connectedPair({ pauseOnConnect: true });
+  const { client, accepted, close } = await socketPair({ pauseOnConnect: true });
   t.after(close);
   client.resetAndDestroy();
   await once(client, 'close');
@@ -115,7 +98,7 @@ test('a socket that is not plain TCP (TLS) is written through socket.write()', (
 });
 
 test('an ended socket is not written to the handle (socket.write() reports the error as it would)', async (t) => {
-  const { client, accepted, close } = await connectedPair();
+  const { client, accepted, close } = await socketPair();
   t.after(close);
   const got = received(client);
   accepted.end('bye');

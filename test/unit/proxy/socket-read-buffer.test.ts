@@ -6,26 +6,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { canReadIntoBuffer, readIntoBuffer } from '../../../src/proxy/tcp/socket-read-buffer.ts';
-
-async function acceptedPair(): Promise<{ client: net.Socket; accepted: net.Socket; close: () => void }> {
-  const server = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const acceptedP = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const accepted = await acceptedP;
-  return {
-    client,
-    accepted,
-    close: () => {
-      client.destroy();
-      accepted.destroy();
-      server.close();
-    },
-  };
-}
+import { socketPair } from '../../harness/socket-pair.ts';
 
 test('an accepted socket reads into the given buffer: every chunk in order, the same buffer each time, then end', async (t) => {
-  const { client, accepted, close } = await acceptedPair();
+  const { client, accepted, close } = await socketPair();
   t.after(close);
   assert.equal(canReadIntoBuffer(accepted), true);
   const buf = Buffer.alloc(64);
