@@ -34,23 +34,6 @@ export function responseHeadersH1(raw: readonly (Buffer | string)[], connection:
   return out;
 }
 
-/**
- * Header object for an HTTP/2 client from a header object with lowercase
- * names (undici's parsed headers, or a node:http2 upstream's response):
- * pseudo-headers and connection-specific headers removed, values as they are.
- */
-export function responseHeadersH2(headers: HeaderObject): Record<string, string | string[]> {
-  const named = connectionTokens(headers.connection as string | string[] | undefined);
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const k in headers) {
-    if (k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k) || (named !== undefined && named.has(k))) continue;
-    const v = headers[k];
-    if (v === undefined) continue;
-    out[k] = typeof v === 'number' ? String(v) : v;
-  }
-  return out;
-}
-
 /** Flat [name, value, ...] for an HTTP/1.1 client from a node:http2 upstream's response object (names are lowercase there). */
 export function responseHeadersH1FromObject(headers: HeaderObject): string[] {
   const named = connectionTokens(headers.connection as string | string[] | undefined);

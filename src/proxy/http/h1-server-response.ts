@@ -2,7 +2,7 @@
 // node:http's ServerResponse the request path uses (writeHead with a raw
 // header list or an object, write with backpressure and 'drain', end,
 // addTrailers, destroy, 'close'). The head is held until the first body
-// bytes or the end, so a small response leaves in one writev. Framing:
+// bytes or the end, so a small response leaves in one write. Framing:
 // Content-Length when the headers give one, else chunked for HTTP/1.1 and
 // until-close for HTTP/1.0; none for HEAD, 1xx, 204 and 304.
 import { EventEmitter } from 'node:events';
@@ -45,6 +45,7 @@ export class H1ServerResponse extends EventEmitter {
   private readonly socket: net.Socket;
   private readonly sink: ResponseSink;
   private readonly minor: number;
+  private closed = false;
 
   constructor(sink: ResponseSink, socket: net.Socket, minor: number, keepAlive: boolean, headRequest: boolean) {
     super();
@@ -58,8 +59,6 @@ export class H1ServerResponse extends EventEmitter {
   get writableFinished(): boolean {
     return this.writableEnded;
   }
-
-  private closed = false;
 
   /** Emits 'close' once: when the response ended, or when the connection went first. */
   emitClose(): void {
