@@ -21,12 +21,11 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProcessGroup } from './lib/process-group.ts';
 import { startUpstream } from './upstream/start-upstream.ts';
-import { buildChain } from './run-scenario.ts';
+import { startCheckedChain } from './run-scenario.ts';
 import { meshctlEntries, meshctlSettings, shippedNodeArgs } from './hops/meshctl.ts';
 import { buildMeshctl } from './hops/build-meshctl.ts';
 import { cpuSeconds, rssSplit, type RssSplit } from './lib/proc-stats.ts';
 import { runOpenLoop } from './lib/open-loop.ts';
-import { httpGet } from './lib/net.ts';
 import { meshctlScenario } from './scenarios.ts';
 
 const { values: o } = parseArgs({
@@ -99,12 +98,8 @@ async function main(): Promise<void> {
     // --scenario takes a meshctl scenario's chain from scenarios.ts (cm: mTLS between the hops, cp: policies on).
     const picked = meshctlScenario(o.scenario);
     const hops = picked?.hops ?? Array.from({ length: Number(o.hops) }, () => ({ kind: 'meshctl-http' as const }));
-    const chain = await buildChain({ id: 'memory', label: 'memory curve', hops }, upstream.address, procs, tmp);
-    const url = `http://${chain.entry.host}:${chain.entry.port}/`;
-    const smoke = await httpGet(url);
-    if (smoke.status !== 200) throw new Error(`smoke request: ${smoke.status}`);
-    await sleep(1000);
-    const pids = chain.hops.map((h) => h.process.pid);
+    const chain = await startCheckedChain({ id: 'memory', label: 'memory curve', hops }, upstream.address, procs, tmp);
+    const { url, pids } = chain;
     const log = (s: string) => process.stdout.write(`${s}\n`);
     log(`${picked ? `scenario ${picked.id} (${picked.label})` : `${pids.length} hop(s)`}, open loop ${o.rate} req/s for ${o.minutes} min; hop node args: ${userArgs.join(' ') || '(none)'}; entry ${meshctlSettings.entry}`);
     log('t s  | per hop: RSS = anon + file MB | heapUsed/heapTotal (new, old, large-object space) external arrayBuffers MB (V8, from the previous probe)');

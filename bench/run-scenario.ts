@@ -61,6 +61,19 @@ function assertAlive(procList: Started[]): void {
   }
 }
 
+/**
+ * For the tools that study one chain (profile-proxy.ts, memory-curve.ts): starts it, checks that one request
+ * gets through, and lets it settle a second; its URL, hops and their pids.
+ */
+export async function startCheckedChain(s: Scenario, upstream: Address, procs: ProcessGroup, tmpDir: string): Promise<{ url: string; hops: StartedHop[]; pids: number[] }> {
+  const chain = await buildChain(s, upstream, procs, tmpDir);
+  const url = `http://${chain.entry.host}:${chain.entry.port}/`;
+  const smoke = await httpGet(url);
+  if (smoke.status !== 200) throw new Error(`smoke request: ${smoke.status}`);
+  await sleep(1000);
+  return { url, hops: chain.hops, pids: chain.hops.map((h) => h.process.pid) };
+}
+
 /** Start the hops from the upstream outwards; each one forwards to the one started before it. */
 export async function buildChain(s: Scenario, upstream: Address, procs: ProcessGroup, tmpDir: string): Promise<{ entry: Address; hops: StartedHop[] }> {
   const hops: StartedHop[] = [];

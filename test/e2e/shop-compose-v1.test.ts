@@ -32,12 +32,7 @@ test('compose v1: meshctl up, a request through web to order, inventory and paym
   assert.match(body.order.inventory.servedBy, /^inventory\//);
   assert.equal(body.order.payment.charged, true);
 
-  const status = await meshctl(['status', '--json']);
-  assert.equal(status.code, 0, status.stderr);
-  const s = JSON.parse(status.stdout);
-  assert.deepEqual(s.services.map((x: any) => x.name), ['inventory', 'order', 'payment', 'product', 'web']);
-  assert.equal(s.proxies.length, 5);
-  for (const p of s.proxies) assert.ok(p.connected && p.inSync, `${p.service} in sync`);
+  await shop.assertAllInSync();
 
   // Without MESH_COMPOSE, down still takes the compose up used (recorded in .mesh/up.json).
   const down = await meshctl(['down', '-v'], { MESH_COMPOSE: '' });

@@ -135,12 +135,7 @@ test('`compose logs order` on the generated file still shows the app\'s own logs
 });
 
 test('meshctl status and doctor report every proxy in sync; up again (nothing changed) reports payment\'s mTLS as strict', { skip }, async () => {
-  const status = await meshctl(['status', '--json']);
-  assert.equal(status.code, 0, status.stderr);
-  const s = JSON.parse(status.stdout);
-  assert.deepEqual(s.services.map((x: any) => x.name), ['inventory', 'order', 'payment', 'product', 'web']);
-  assert.equal(s.proxies.length, 5);
-  for (const p of s.proxies) assert.ok(p.connected && p.inSync, `${p.service} in sync`);
+  const s = await shop.assertAllInSync();
   const table = JSON.parse((await meshctl(['up', '-p', project, '--image', image, '--no-build', '--json'], { SHOP_PORT: String(shop.webPort) })).stdout);
   assert.equal(table.services.find((x: any) => x.service === 'payment').mtls, 'strict');
   assert.deepEqual(s.portsUnknown, []);

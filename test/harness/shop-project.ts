@@ -2,6 +2,7 @@
 // copy in a temp folder, its own project name, image tag and free web port;
 // `up()` runs `meshctl up` as a user would, `down()` removes everything it
 // made (by label too, so a failed run leaves nothing behind).
+import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -66,6 +67,19 @@ export function shopProject(name: string, env: Record<string, string> = {}) {
       const t0 = Date.now();
       const r = await shop.meshctl(['up', '-p', project, '--image', image, '--no-build', '--timeout', '120s', '--json'], { SHOP_PORT: String(shop.webPort) });
       return { ...r, seconds: (Date.now() - t0) / 1000 };
+    },
+    /** `meshctl status --json` lists the shop's five services and every proxy connected and in sync; returns the status. */
+    async assertAllInSync(): Promise<ReturnType<typeof JSON.parse>> {
+      const status = await shop.meshctl(['status', '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      const s = JSON.parse(status.stdout);
+      assert.deepEqual(
+        s.services.map((x: { name: string }) => x.name),
+        ['inventory', 'order', 'payment', 'product', 'web'],
+      );
+      assert.equal(s.proxies.length, 5);
+      for (const p of s.proxies) assert.ok(p.connected && p.inSync, `${p.service} in sync`);
+      return s;
     },
     async down() {
       await shop.meshctl(['down', '-v']);
