@@ -26,7 +26,8 @@ export interface BenchOptions {
 export const usage = `npm run bench -- [options]
 
   --duration <s>         seconds of each measurement (fixed rate, max throughput); default 5
-  --warmup <s>           seconds of warm-up before measuring; default 2
+  --warmup <s>           seconds of warm-up at the fixed rate before measuring; default 15
+                         (a Node proxy's JIT keeps optimizing for 10-20 s at 1,000 req/s)
   --quick                short run for smoke checks (1 s runs, 0.5 s warm-up)
   --only <ids>           comma-separated scenario ids, e.g. a,d,e,ftcp
   --rate <n>             fixed rate for the latency run, req/s; default 1000
@@ -85,7 +86,7 @@ export function parseOptions(argv: string[], defaults: { json: string; loadgen: 
   return {
     quick,
     durationMs: num('duration', values.duration, quick ? 1 : 5) * 1000,
-    warmupMs: num('warmup', values.warmup, quick ? 0.5 : 2) * 1000,
+    warmupMs: num('warmup', values.warmup, quick ? 0.5 : 15) * 1000,
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
     rate: num('rate', values.rate, 1000),
     fixedConnections: num('connections', values.connections, 8),

@@ -4,11 +4,15 @@
 // median measured from the scheduled time, more than the latency we look for.
 import { Worker } from 'node:worker_threads';
 
+// The schedule starts once the worker runs: a worker takes tens of milliseconds
+// to boot, and a start time fixed before that would open with a burst of late ticks.
 const code = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { start, interval, total } = workerData;
+const { leadMs, interval, total } = workerData;
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const now = () => performance.timeOrigin + performance.now();
+const start = now() + leadMs;
+parentPort.postMessage(-1 - start);
 for (let i = 0; i < total; ) {
   const wait = start + i * interval - now();
   if (wait > 0) { Atomics.wait(cell, 0, 0, wait); continue; }
@@ -17,13 +21,18 @@ for (let i = 0; i < total; ) {
 }
 `;
 
-/** Calls onTick(i, dueEpochMs) for i = 0..total-1 at start + i*interval (epoch ms); resolves after the last one. */
-export function runTicker(startEpochMs: number, interval: number, total: number, onTick: (i: number, due: number) => void): Promise<void> {
+/**
+ * Calls onTick(i, dueEpochMs) for i = 0..total-1 at start + i*interval (epoch ms), where start is leadMs
+ * after the worker is up; resolves with start after the last tick.
+ */
+export function runTicker(leadMs: number, interval: number, total: number, onTick: (i: number, due: number) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(code, { eval: true, workerData: { start: startEpochMs, interval, total } });
+    const worker = new Worker(code, { eval: true, workerData: { leadMs, interval, total } });
+    let start = NaN;
     worker.on('message', (i: number) => {
-      onTick(i, startEpochMs + i * interval);
-      if (i === total - 1) void worker.terminate().then(() => resolve());
+      if (i < 0) return void (start = -1 - i);
+      onTick(i, start + i * interval);
+      if (i === total - 1) void worker.terminate().then(() => resolve(start));
     });
     worker.on('error', reject);
   });
