@@ -7,6 +7,7 @@ import { startProxy } from './proxy.ts';
 import type { ProxyHandle } from './proxy-handle.ts';
 import { accessLogStream } from './telemetry/access-log-stream.ts';
 import { shrinkHeapAfterStart } from './shrink-heap-after-start.ts';
+import { useLeanAsyncResourceBind } from './lean-async-resource-bind.ts';
 
 export interface RunProxyOptions {
   config?: string;
@@ -46,6 +47,8 @@ async function loadSnapshotFile(file: string): Promise<unknown> {
 }
 
 export async function runProxy(opts: RunProxyOptions): Promise<ProxyHandle> {
+  // This process is a sidecar and nothing else: node:http2's per-request bind() gets cheaper.
+  useLeanAsyncResourceBind();
   const controller = opts.controller ?? (opts.config ? undefined : process.env.MESH_CONTROLLER_URL);
   if (controller) {
     const { runControlledProxy } = await import('./run-controlled-proxy.ts');
