@@ -8,7 +8,8 @@ import { enableCompileCache } from 'node:module';
 // sets it to its pre-filled cache), NODE_DISABLE_COMPILE_CACHE=1 turns it off. Enabled before the
 // program loads, hence the dynamic imports.
 enableCompileCache();
-const { buildProgram } = await import('./program.ts');
+// A sidecar (`meshctl proxy`) loads only its own command: src/cli/proxy-program.ts says why.
+const { buildProgram } = process.argv[2] === 'proxy' ? await import('./proxy-program.ts') : await import('./program.ts');
 const { reportError } = await import('./report-error.ts');
 
 try {

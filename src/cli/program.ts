@@ -1,7 +1,7 @@
 // Builds the commander program. No side effects: commands load their
 // implementation lazily, so `meshctl --help` stays fast.
-import { Command } from 'commander';
-import { MESH_VERSION } from './image/mesh-version.ts';
+import type { Command } from 'commander';
+import { rootCommand } from './root-command.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerController } from './commands/controller.ts';
@@ -20,11 +20,7 @@ import { registerCanary } from './commands/canary.ts';
 import { registerCerts } from './commands/certs.ts';
 
 export function buildProgram(): Command {
-  const program = new Command('meshctl')
-    .description('A service mesh for Docker Compose: mTLS, retries, timeouts, routing, metrics and traces for every service, with no change to the services.')
-    .version(MESH_VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+  const program = rootCommand();
   // The order of `meshctl --help`: the daily commands first, then the parts
   // that run inside the mesh, then tools.
   registerUp(program);

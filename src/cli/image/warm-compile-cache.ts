@@ -4,6 +4,7 @@
 // container start reads V8's code cache instead of compiling them. Loading
 // is all it does: none of these modules acts when imported.
 import '../program.ts';
+import '../proxy-program.ts'; // what main.ts loads for `meshctl proxy`
 import '../report-error.ts';
 import '../../controller/run-controller.ts';
 import '../../controller/discovery/docker-discovery.ts';
