@@ -5,14 +5,15 @@
 // (worker wake-up plus this event loop's delay) is reported apart.
 //
 // The client is a few plain keep-alive sockets that read into one fixed
-// buffer per connection and parse only what a 1 KB GET answer needs (status,
-// Content-Length or chunked, Connection: close). A general client (undici)
+// buffer per connection, parsed by the proxy's own HTTP/1 response parser
+// (src/proxy/http/h1-response-parser.ts). A general client (undici)
 // allocated enough per request that this process's own mark-compacts
 // (10-20 ms) showed up in every scenario's p99, direct included.
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { summarize, type Summary } from './percentiles.ts';
 import { runTicker } from './ticker.ts';
+import { H1ResponseParser, type ResponseEvents } from '../../src/proxy/http/h1-response-parser.ts';
 
 export interface OpenLoopOptions {
   url: string;
@@ -34,116 +35,6 @@ export interface OpenLoopResult {
   /** Scheduled time to actual send (the generator's own jitter), ms. */
   sendLag: Summary;
   achievedRate: number;
-}
-
-/** What the parser made of one response; undefined while it is incomplete. */
-interface Answer {
-  status: number;
-  bodyBytes: number;
-  close: boolean;
-}
-
-const LF = 10;
-const MAX_HEAD = 16 * 1024;
-
-/** An HTTP/1.1 response parser for answers that are read, counted and dropped. */
-class ResponseReader {
-  private head = Buffer.allocUnsafe(MAX_HEAD);
-  private headLength = 0;
-  private inBody = false;
-  private status = 0;
-  private close = false;
-  private chunked = false;
-  private remaining = 0; // body bytes (Content-Length) or bytes of the current chunk
-  private bodyBytes = 0;
-  private chunkState: 'size' | 'data' | 'data-crlf' | 'trailer' = 'size';
-  private line = '';
-
-  /** Parses buf[from, to); calls done(answer) at the end of each response. Throws on what it cannot read. */
-  feed(buf: Buffer, from: number, to: number, done: (a: Answer) => void): void {
-    let i = from;
-    while (i < to) {
-      if (!this.inBody) {
-        const take = Math.min(to - i, MAX_HEAD - this.headLength);
-        buf.copy(this.head, this.headLength, i, i + take);
-        const end = this.head.subarray(0, this.headLength + take).indexOf('\r\n\r\n', Math.max(0, this.headLength - 3));
-        if (end < 0) {
-          if (this.headLength + take >= MAX_HEAD) throw new Error('response head over 16 KiB');
-          this.headLength += take;
-          return;
-        }
-        i += end + 4 - this.headLength;
-        this.startBody(this.head.toString('latin1', 0, end));
-        this.headLength = 0;
-        if (!this.chunked && this.remaining === 0) this.finish(done);
-        continue;
-      }
-      if (!this.chunked) {
-        const take = Math.min(to - i, this.remaining);
-        i += take;
-        this.remaining -= take;
-        this.bodyBytes += take;
-        if (this.remaining === 0) this.finish(done);
-        continue;
-      }
-      i = this.feedChunked(buf, i, to, done);
-    }
-  }
-
-  private startBody(head: string): void {
-    const lines = head.split('\r\n');
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
-    if (!m) throw new Error(`bad status line: ${JSON.stringify(lines[0])}`);
-    this.status = Number(m[1]);
-    this.close = false;
-    this.chunked = false;
-    this.remaining = 0;
-    this.bodyBytes = 0;
-    for (let k = 1; k < lines.length; k++) {
-      const l = lines[k]!;
-      const colon = l.indexOf(':');
-      const name = l.slice(0, colon).trim().toLowerCase();
-      const value = l.slice(colon + 1).trim().toLowerCase();
-      if (name === 'content-length') this.remaining = Number(value);
-      else if (name === 'transfer-encoding') this.chunked = value === 'chunked';
-      else if (name === 'connection') this.close = value === 'close';
-    }
-    this.chunkState = 'size';
-    this.line = '';
-    this.inBody = true;
-  }
-
-  private feedChunked(buf: Buffer, i: number, to: number, done: (a: Answer) => void): number {
-    if (this.chunkState === 'data') {
-      const take = Math.min(to - i, this.remaining);
-      this.remaining -= take;
-      this.bodyBytes += take;
-      if (this.remaining === 0) this.chunkState = 'data-crlf';
-      return i + take;
-    }
-    // Size lines, the CRLF after data and the trailer section are read line by line.
-    const lf = buf.indexOf(LF, i);
-    const end = lf < 0 || lf >= to ? to : lf + 1;
-    this.line += buf.toString('latin1', i, end);
-    if (!this.line.endsWith('\n')) return end;
-    const line = this.line.replace(/\r?\n$/, '');
-    this.line = '';
-    if (this.chunkState === 'data-crlf') {
-      if (line !== '') throw new Error('chunk data longer than its size');
-      this.chunkState = 'size';
-    } else if (this.chunkState === 'size') {
-      const size = parseInt(line, 16);
-      if (!Number.isFinite(size)) throw new Error(`bad chunk size ${JSON.stringify(line)}`);
-      this.remaining = size;
-      this.chunkState = size === 0 ? 'trailer' : 'data';
-    } else if (line === '') this.finish(done);
-    return end;
-  }
-
-  private finish(done: (a: Answer) => void): void {
-    this.inBody = false;
-    done({ status: this.status, bodyBytes: this.bodyBytes, close: this.close });
-  }
 }
 
 export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
@@ -184,13 +75,17 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const queue: number[] = [];
   let queueHead = 0;
 
-  class Conn {
+  class Conn implements ResponseEvents {
     private socket!: Socket;
-    private reader = new ResponseReader();
+    private parser = new H1ResponseParser(this);
     private inFlight = -1;
     private ready = false;
     private readonly buffer = Buffer.allocUnsafe(64 * 1024);
     private lastError: string | undefined;
+    // The answer being read.
+    private status = 0;
+    private bodyBytes = 0;
+    private ended = false;
 
     constructor() {
       this.open();
@@ -202,14 +97,29 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
 
     send(i: number): void {
       this.inFlight = i;
+      this.parser.reset(false);
+      this.status = this.bodyBytes = 0;
+      this.ended = false;
       sentAt[i] = epochNow();
       lag[i] = sentAt[i]! - due[i]!;
       this.socket.write(request);
     }
 
+    onHead(status: number): void {
+      this.status = status;
+    }
+
+    onBody(chunk: Buffer): void {
+      this.bodyBytes += chunk.length;
+    }
+
+    onEnd(): void {
+      this.ended = true;
+    }
+
     private open(): void {
       this.ready = false;
-      this.reader = new ResponseReader();
+      this.parser = new H1ResponseParser(this);
       const socket = connect({
         host: u.hostname,
         port,
@@ -233,21 +143,25 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
 
     private onData(n: number, buf: Buffer): boolean {
       try {
-        this.reader.feed(buf, 0, n, (a) => this.onAnswer(a));
+        if (this.inFlight < 0) throw new Error('bytes from the server with no request in flight');
+        const used = this.parser.execute(buf.subarray(0, n));
+        if (used < n) throw new Error('bytes from the server after the answer');
       } catch (err) {
         this.abandon((err as Error).message);
         this.socket.destroy();
+        return true;
       }
+      // The answer is handled after execute() returns: the next request resets the parser.
+      if (this.ended) this.onAnswer();
       return true;
     }
 
-    private onAnswer(a: Answer): void {
+    private onAnswer(): void {
       const i = this.inFlight;
-      if (i < 0) throw new Error('an answer to no request');
       this.inFlight = -1;
-      const wrong = a.status !== 200 || (o.expectBytes !== undefined && a.bodyBytes !== o.expectBytes);
-      complete(i, wrong ? `status ${a.status}, ${a.bodyBytes} bytes` : undefined);
-      if (a.close) this.socket.destroy();
+      const wrong = this.status !== 200 || (o.expectBytes !== undefined && this.bodyBytes !== o.expectBytes);
+      complete(i, wrong ? `status ${this.status}, ${this.bodyBytes} bytes` : undefined);
+      if (!this.parser.keepAlive) this.socket.destroy();
       else this.next();
     }
 
