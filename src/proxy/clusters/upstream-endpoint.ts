@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import { H1Pool } from './h1-pool.ts';
 import type { TlsOrigination } from '../identity/tls-origination.ts';
 import { H2_SETTINGS, widenConnectionWindow } from './h2-windows.ts';
+import { meshH2Client, meshH2Enabled } from '../h2/mesh-h2.ts';
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'tcp';
 
@@ -84,15 +85,20 @@ export class UpstreamEndpoint {
     return this.h1;
   }
 
-  /** One multiplexed h2c session for HTTP/2 upstreams, re-opened when it goes away. */
+  /** One multiplexed session for HTTP/2 upstreams (h2c, or h2 over mTLS to a peer sidecar), re-opened when it goes away. */
   http2Session(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
     const tls = this.tls;
-    const session = tls
-      ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS, createConnection: () => tls.connect(['h2']) })
-      : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS });
-    widenConnectionWindow(session);
+    let session: http2.ClientHttp2Session;
+    // The mesh engine's session and streams offer the subset of node:http2's API the proxy uses (h2/h2-stream.ts).
+    if (tls && meshH2Enabled) session = meshH2Client(tls.connect(['h2'])) as unknown as http2.ClientHttp2Session;
+    else {
+      session = tls
+        ? http2.connect(`https://${this.hostPort}`, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS, createConnection: () => tls.connect(['h2']) })
+        : http2.connect(this.origin, { peerMaxConcurrentStreams: 1000, settings: H2_SETTINGS });
+      widenConnectionWindow(session);
+    }
     session.on('error', () => {});
     // Connect timeout (cluster timeouts.connectMs): TCP connect, and the TLS handshake for a peer sidecar.
     const timer = setTimeout(() => session.destroy(connectTimeoutError(this.hostPort, this.connectTimeoutMs)), this.connectTimeoutMs);

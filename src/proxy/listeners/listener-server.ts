@@ -14,6 +14,8 @@ import { TlsInbound, inboundPeerOf, keepSessionPeer, type InboundPeer } from './
 import { listenerAuthz } from '../authz/listener-authz.ts';
 import { guardH2Session } from './h2-abuse-guard.ts';
 import { H2StreamRequest, H2StreamResponse, admitH2Stream } from './h2-stream-exchange.ts';
+import { meshH2Enabled, meshH2Server } from '../h2/mesh-h2.ts';
+import type { H2ServerStream } from '../h2/h2-stream.ts';
 import { tcpAuthzCounter } from '../telemetry/authz-decision-counter.ts';
 import { H2_SETTINGS, widenConnectionWindow } from '../clusters/h2-windows.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
@@ -51,6 +53,8 @@ export class ListenerServer {
   };
   // Made on the first connection that needs it; the mode is read from the live snapshot per connection.
   private tlsIn: TlsInbound | undefined;
+  // Serves each HTTP request (HTTP/1 and HTTP/2 alike), counting it in flight.
+  private readonly handle: (req: H2StreamRequest, res: H2StreamResponse) => void;
 
   constructor(spec: Listener, state: ProxyState) {
     this.spec = spec;
@@ -66,6 +70,7 @@ export class ListenerServer {
       res.on('close', this.onExchangeClose); // 'close' comes once; on() spares once()'s wrapper per request
       entry(req, res);
     };
+    this.handle = handler as unknown as (req: H2StreamRequest, res: H2StreamResponse) => void;
     // HTTP/1 connections handed over after detection are parsed by the proxy's own server
     // (h1-server-connection.ts), which hands requests to the same handler as HTTP/2's.
     // The request path types its requests as node:http's; the proxy's own request and response give it the
@@ -198,6 +203,8 @@ export class ListenerServer {
       if (!this.authorizeTcp(socket, listener, peer)) return;
       // The pipes resume the socket once the upstream connects; bytes read so far wait in its buffer.
       proxyTcp(socket, listener, this.state.telemetry, peer ? 'tls' : 'tcp', peer?.service);
+    } else if (d === 'http2' && meshH2Enabled && inboundPeerOf(socket) !== undefined) {
+      this.serveMeshH2(socket);
     } else if (d === 'http2') {
       this.h2Socket = socket;
       this.h2.emit('connection', socket);
@@ -205,6 +212,27 @@ export class ListenerServer {
     } else {
       new H1ServerConnection(socket, this.h1); // it starts reading itself
     }
+  }
+
+  /** HTTP/2 from a verified peer sidecar, on the mesh engine (h2/mesh-h2.ts). */
+  private serveMeshH2(socket: net.Socket): void {
+    const session = meshH2Server(socket as tls.TLSSocket);
+    // The listener's session set and drain treat it as node:http2's (close(), closed).
+    const asNode = session as unknown as http2.ServerHttp2Session;
+    // A peer sidecar is authenticated, not trusted: the same limits on resets and SETTINGS as any client.
+    guardH2Session(asNode, (why) => {
+      const listener = this.state.runtime?.listeners.get(this.name);
+      if (listener) this.state.telemetry.recordRefusedTcp(listener, inboundPeerOf(socket)?.service, 'http2', `downstream-protocol-error ${why}`);
+    });
+    this.sessions.add(asNode);
+    keepSessionPeer(session);
+    session.on('error', () => {});
+    session.on('stream', (stream: H2ServerStream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      const s = stream as unknown as http2.ServerHttp2Stream;
+      if (s.destroyed || !admitH2Stream(s, headers)) return;
+      this.handle(new H2StreamRequest(s, headers, rawHeaders, socket), new H2StreamResponse(s));
+    });
+    session.once('close', () => this.sessions.delete(asNode));
   }
 
   /** Inbound opaque TCP under an AuthzPolicy: a denied connection is closed, counted and logged. */
