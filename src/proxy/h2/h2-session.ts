@@ -27,6 +27,7 @@ import {
   u32Frame,
   writeFrameHeader,
 } from './frames.ts';
+import { NO_PSEUDO, REQUEST_PSEUDO, RESPONSE_PSEUDO, validFields } from './field-validation.ts';
 import { H2ClientStream, H2ServerStream, H2Stream, H2StreamError, type HeaderObject, type OutgoingHeaders } from './h2-stream.ts';
 
 export interface H2SessionOptions {
@@ -68,6 +69,12 @@ function httpDate(): string {
 
 function flushSession(s: H2Session): void {
   s.flush();
+}
+
+function askForTrailers(session: H2Session, s: H2Stream): void {
+  if (s.closed || s.localEnded) return;
+  if (s.listenerCount('wantTrailers') > 0) s.emit('wantTrailers');
+  else session.endWithData(s);
 }
 
 export class H2Session extends EventEmitter {
@@ -124,7 +131,10 @@ export class H2Session extends EventEmitter {
           if (this.destroyed) return;
           const alpn = (socket as { alpnProtocol?: string | false }).alpnProtocol;
           if (ready === 'secureConnect' && alpn !== 'h2') this.destroy(new H2StreamError('ERR_HTTP2_ERROR', `the peer did not choose HTTP/2 (ALPN ${alpn || 'none'})`));
-          else this.emit('connect', this, socket);
+          else {
+            this.flush();
+            this.emit('connect', this, socket);
+          }
         });
       this.queue(PREFACE);
     }
@@ -194,11 +204,13 @@ export class H2Session extends EventEmitter {
   flush(): void {
     this.flushScheduled = false;
     const out = this.out;
-    if (out.length === 0 || this.destroyed) return;
+    // A TLS client sends nothing before it knows the server chose h2; after end(), nothing more goes out.
+    if (out.length === 0 || this.destroyed || this.connecting) return;
     this.out = [];
     const bytes = this.outBytes;
     this.outBytes = 0;
     const socket = this.socket;
+    if (socket.writableEnded) return;
     if (out.length === 1) socket.write(out[0]!);
     else if (bytes <= 64 * 1024) socket.write(Buffer.concat(out, bytes));
     else {
@@ -255,7 +267,7 @@ export class H2Session extends EventEmitter {
       s.outBytes -= chunk.length;
       s.sendWindow -= chunk.length;
       this.sendWindow -= chunk.length;
-      const last = box.length === 0 && s.writableEnded && !(s.waitForTrailers && s.listenerCount('wantTrailers') > 0);
+      const last = box.length === 0 && s.writableEnded && !s.waitForTrailers;
       this.queueData(s.id, chunk, last);
       if (last) {
         s.drained();
@@ -269,12 +281,18 @@ export class H2Session extends EventEmitter {
 
   /** The body is sent: END_STREAM on an empty DATA frame, or trailers when the stream waits for them. */
   private endStream(s: H2Stream): void {
-    if (s.waitForTrailers && s.listenerCount('wantTrailers') > 0) {
-      // END_STREAM now comes with the trailers, whenever sendTrailers() is called.
+    if (s.waitForTrailers) {
+      // As node:http2: 'wantTrailers' after the last DATA frame, on a later tick (a listener added right
+      // after end() still hears it); END_STREAM then comes with sendTrailers(), or alone without a listener.
       s.trailersAsked = true;
-      s.emit('wantTrailers');
+      process.nextTick(askForTrailers, this, s);
       return;
     }
+    this.endWithData(s);
+  }
+
+  /** END_STREAM on an empty DATA frame. */
+  endWithData(s: H2Stream): void {
     this.queueData(s.id, undefined, true);
     s.localEndSent();
   }
@@ -528,9 +546,18 @@ export class H2Session extends EventEmitter {
       s.close(ErrorCode.STREAM_CLOSED);
       return;
     }
+    const head = s instanceof H2ClientStream && !s.responded;
+    if (!validFields(list, head ? RESPONSE_PSEUDO : NO_PSEUDO)) {
+      s.fail(ErrorCode.PROTOCOL_ERROR, head ? 'a malformed response head' : 'malformed trailers');
+      return;
+    }
     const headers = headerObject(list);
-    if (s instanceof H2ClientStream && !s.responded) {
+    if (head) {
       const status = Number(headers[':status']);
+      if (!(status >= 100 && status <= 999)) {
+        s.fail(ErrorCode.PROTOCOL_ERROR, 'a response without a valid :status');
+        return;
+      }
       if (status >= 100 && status < 200) {
         s.emit('headers', headers, flags, list);
         return;
@@ -703,14 +730,9 @@ function headerListSize(list: readonly string[]): number {
   return n + 16 * list.length;
 }
 
-/** A request head must have :method and (unless CONNECT) :scheme and :path, pseudo-headers first. */
+/** A well-formed request head with :method and (unless CONNECT) :scheme and a non-empty :path. */
 function validRequestHead(list: readonly string[], h: HeaderObject): boolean {
-  let regular = false;
-  for (let i = 0; i < list.length; i += 2) {
-    const pseudo = list[i]!.charCodeAt(0) === 58;
-    if (pseudo && regular) return false;
-    if (!pseudo) regular = true;
-  }
+  if (!validFields(list, REQUEST_PSEUDO)) return false;
   const method = h[':method'];
   if (typeof method !== 'string') return false;
   if (method === 'CONNECT') return true;

@@ -266,6 +266,15 @@ export class H2Stream extends EventEmitter {
     return this;
   }
 
+  /** A stream error of the peer's making (a malformed head): RST_STREAM with `code`, and 'error' here. */
+  fail(code: number, why: string): void {
+    if (this.closed) return;
+    this.rstCode = code;
+    this.session.sendReset(this, code);
+    if (!this.writableEnded) this.emit('aborted');
+    this.finish(new H2StreamError('ERR_HTTP2_STREAM_ERROR', `Stream closed with error code ${ERROR_NAMES[code] ?? code}: ${why}`));
+  }
+
   /** RST_STREAM from the peer: an error unless NO_ERROR or CANCEL (as node:http2). */
   peerReset(code: number): void {
     if (this.closed) return;
