@@ -184,23 +184,21 @@ for (const p of FLOW) {
     });
     const pumped = pump(stream, TOTAL, sent);
 
-    // The server's reader holds still at 8 MiB: the client may run ahead by no more than the windows.
-    await within(serverPaused.promise, 60_000, 'the server reader reaching 8 MiB');
-    await sleep(HOLD_MS);
-    const upload = { sent: sent.bytes, read: echoed.bytes, blocked: sent.blocked };
-    const m1 = await memory();
-    serverRelease.resolve();
-    assert.ok(upload.blocked, `the client's write() said to wait while the server reader was paused (${mib(upload.sent)} written)`);
-    assert.ok(upload.sent - upload.read < 8 * MiB, `written ahead of the paused reader: ${mib(upload.sent - upload.read)}`);
-
-    // The client's reader holds still at 24 MiB: the server's echo is held back the same way.
-    await within(clientPaused.promise, 60_000, 'the client reader reaching 24 MiB');
-    await sleep(HOLD_MS);
-    const download = { echoed: echoed.bytes, read: got.bytes, blocked: echoed.blocked };
-    const m2 = await memory();
-    clientRelease.resolve();
-    assert.ok(download.blocked, `the server's write() said to wait while the client reader was paused (${mib(download.echoed)} echoed)`);
-    assert.ok(download.echoed - download.read < 8 * MiB, `echoed ahead of the paused reader: ${mib(download.echoed - download.read)}`);
+    // Each reader holds still in turn (the server's at 8 MiB, then the client's at 24 MiB): its writer may run
+    // ahead of it by no more than the windows, and is told to wait.
+    const hold = async (who: string, paused: Promise<void>, release: () => void, writer: { bytes: number; blocked: boolean }, reader: { bytes: number }) => {
+      await within(paused, 60_000, `the ${who} reader pausing`);
+      await sleep(HOLD_MS);
+      const ahead = writer.bytes - reader.bytes;
+      const blocked = writer.blocked;
+      const m = await memory();
+      release();
+      assert.ok(blocked, `the writer to the ${who} said to wait while its reader was paused (${mib(writer.bytes)} written)`);
+      assert.ok(ahead < 8 * MiB, `written ahead of the paused ${who} reader: ${mib(ahead)}`);
+      return { ...m, ahead };
+    };
+    const m1 = await hold('server', serverPaused.promise, serverRelease.resolve, sent, echoed);
+    const m2 = await hold('client', clientPaused.promise, clientRelease.resolve, echoed, got);
 
     await within(Promise.all([pumped, ended]), 120_000, 'the whole body both ways');
     assert.equal(sent.bytes, TOTAL);
@@ -212,7 +210,7 @@ for (const p of FLOW) {
     assert.ok(sent.writeFalse > 0 && sent.drains > 0, `client: write() false ${sent.writeFalse} times, 'drain' ${sent.drains}`);
     assert.ok(echoed.writeFalse > 0 && echoed.drains > 0, `server: write() false ${echoed.writeFalse} times, 'drain' ${echoed.drains}`);
     for (const [when, m] of [['server reader paused', m1], ['client reader paused', m2]] as const) {
-      t.diagnostic(`${when}: RSS ${mib(m.rss - base.rss)}, buffers ${mib(m.buffers - base.buffers)} over the start; writer ahead by ${mib(when.startsWith('server') ? upload.sent - upload.read : download.echoed - download.read)}`);
+      t.diagnostic(`${when}: RSS ${mib(m.rss - base.rss)}, buffers ${mib(m.buffers - base.buffers)} over the start; writer ahead by ${mib(m.ahead)}`);
       assert.ok(m.rss - base.rss < 64 * MiB, `RSS grew ${mib(m.rss - base.rss)} while the ${when}`);
       assert.ok(m.buffers - base.buffers < 64 * MiB, `buffers grew ${mib(m.buffers - base.buffers)} while the ${when}`);
     }
