@@ -115,7 +115,7 @@ export async function runScenario(s: Scenario, o: BenchOptions, upstream: Upstre
     // Fixed rate: latency, CPU per request, RSS peak.
     const sampler = new RssSampler(procList.map((p) => p.pid));
     let cpu0 = procList.map((p) => cpuSeconds(p.pid));
-    result.fixed = await runOpenLoop({ url, rate: o.rate, connections: o.fixedConnections, durationMs: o.durationMs, expectBytes: o.bodyBytes });
+    result.fixed = await runOpenLoop({ url, rate: o.rate, connections: o.fixedConnections, durationMs: o.latencyMs, expectBytes: o.bodyBytes });
     assertAlive(procList);
     let cpu1 = procList.map((p) => cpuSeconds(p.pid));
     const peaks = sampler.stop();

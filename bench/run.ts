@@ -57,7 +57,7 @@ async function main(): Promise<number> {
     wrk: o.loadgen === 'wrk' ? version(WRK, ['-v']) : 'not used',
   };
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  log(`meshctl bench: ${selected.map((s) => s.id).join(', ')}; ${o.durationMs / 1000} s per run, warm-up ${o.warmupMs / 1000} s`);
+  log(`meshctl bench: ${selected.map((s) => s.id).join(', ')}; warm-up ${o.warmupMs / 1000} s, latency run ${o.latencyMs / 1000} s, max run ${o.durationMs / 1000} s`);
   log(`machine: ${machine.cpus}, load average ${machine.loadavgAtStart}; figures are noisy if anything else uses the CPUs`);
 
   const procs = new ProcessGroup();
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   const cRows = report.comparisonRows(figures);
   const dRows = report.disconnectRows(disconnects);
   const settings =
-    `${o.durationMs / 1000} s runs after ${o.warmupMs / 1000} s warm-up; upstream: ${o.upstream} answering ${o.bodyBytes} B; ` +
+    `latency run ${o.latencyMs / 1000} s after ${o.warmupMs / 1000} s warm-up, max-throughput run ${o.durationMs / 1000} s; upstream: ${o.upstream} answering ${o.bodyBytes} B; ` +
     `max throughput: ${o.loadgen}${o.loadgen === 'wrk' ? ` -t${o.threads}` : ''} with ${o.maxConnections} connections; ` +
     `latency: open loop at ${o.rate} req/s over ${o.fixedConnections} connections, measured from the scheduled send time; ` +
     `per-proxy figures are client-side hop first; meshctl run as node ${[...o.nodeArgs, relative(repoRoot, meshctlSettings.entry)].join(' ')}, access log ${o.accessLog ? 'on' : 'off'}`;
