@@ -1,5 +1,7 @@
-// Forwards one request as a stream on the endpoint's h2c session (node:http2):
-// gRPC and other HTTP/2 traffic keep trailers and full-duplex streaming.
+// Forwards one request as a stream on the endpoint's HTTP/2 session: h2c on
+// node:http2, or h2 over mTLS to a peer sidecar on the proxy's own engine
+// (h2/), whose streams answer to the same calls and events. gRPC and other
+// HTTP/2 traffic keep trailers and full-duplex streaming.
 import http2 from 'node:http2';
 import type { H2StreamResponse } from '../listeners/h2-stream-exchange.ts';
 import type { ServerResponse } from 'node:http';

@@ -5,7 +5,8 @@
 // Proxy for `socket`, and always ends a response with an extra empty frame
 // (it asks for trailers on every response). These two small classes give the
 // request path the part of that API it uses (grep `ex.req` / `ex.res`); the
-// request body is the ServerHttp2Stream itself.
+// request body is the ServerHttp2Stream itself. Streams of the proxy's own
+// engine (h2/h2-stream.ts, the mTLS hop) offer the same calls and events.
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Writable } from 'node:stream';
