@@ -118,7 +118,8 @@ export class H2Session extends EventEmitter {
     this.isServer = isServer;
     this.opts = { ...DEFAULTS, ...options };
     this.prefaceLeft = isServer ? PREFACE.length : 0;
-    this.connecting = !isServer && (socket.connecting || (socket as { encrypted?: boolean }).encrypted === true && !(socket as { _secureEstablished?: boolean })._secureEstablished);
+    // A client session is made right after connect() (a TLS one before its handshake, see mesh-h2.ts).
+    this.connecting = !isServer && socket.connecting;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.destroy(err));
     socket.on('close', () => this.destroy());
@@ -153,15 +154,7 @@ export class H2Session extends EventEmitter {
     }
   }
 
-  /** Streams open on this connection. */
-  get openStreams(): number {
-    return this.streams.size;
-  }
-
-  ref(): void {
-    this.socket.ref();
-  }
-
+  /** An idle session does not keep the process alive (UpstreamEndpoint's, as with node:http2). */
   unref(): void {
     this.socket.unref();
   }
