@@ -15,7 +15,6 @@ import { listenerAuthz } from '../authz/listener-authz.ts';
 import { guardH2Session } from './h2-abuse-guard.ts';
 import { H2StreamRequest, H2StreamResponse, admitH2Stream } from './h2-stream-exchange.ts';
 import { meshH2Enabled, meshH2Server } from '../h2/mesh-h2.ts';
-import type { H2ServerStream } from '../h2/h2-stream.ts';
 import { tcpAuthzCounter } from '../telemetry/authz-decision-counter.ts';
 import { H2_SETTINGS, widenConnectionWindow } from '../clusters/h2-windows.ts';
 import type { CompiledListener } from '../runtime/compiled-listener.ts';
@@ -90,20 +89,8 @@ export class ListenerServer {
     this.h2 = http2.createServer({ settings: H2_SETTINGS });
     this.h2.on('sessionError', () => {});
     this.h2.on('session', (session) => {
-      guardH2Session(session, (why) => {
-        const listener = this.state.runtime?.listeners.get(this.name);
-        if (listener) this.state.telemetry.recordRefusedTcp(listener, undefined, 'http2', `downstream-protocol-error ${why}`);
-      });
-      this.sessions.add(session);
-      keepSessionPeer(session);
       widenConnectionWindow(session);
-      const socket = this.h2Socket;
-      // After the guard's own 'stream' listener: a stream it refused is destroyed by now.
-      session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-        if (stream.destroyed || !admitH2Stream(stream, headers)) return;
-        handler(new H2StreamRequest(stream, headers, rawHeaders, socket), new H2StreamResponse(stream));
-      });
-      session.once('close', () => this.sessions.delete(session));
+      this.adoptH2Session(session, this.h2Socket, undefined);
     });
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: false }, (s) => this.onConnection(s));
   }
@@ -217,22 +204,28 @@ export class ListenerServer {
   /** HTTP/2 from a verified peer sidecar, on the mesh engine (h2/mesh-h2.ts). */
   private serveMeshH2(socket: net.Socket): void {
     const session = meshH2Server(socket as tls.TLSSocket);
-    // The listener's session set and drain treat it as node:http2's (close(), closed).
-    const asNode = session as unknown as http2.ServerHttp2Session;
-    // A peer sidecar is authenticated, not trusted: the same limits on resets and SETTINGS as any client.
-    guardH2Session(asNode, (why) => {
-      const listener = this.state.runtime?.listeners.get(this.name);
-      if (listener) this.state.telemetry.recordRefusedTcp(listener, inboundPeerOf(socket)?.service, 'http2', `downstream-protocol-error ${why}`);
-    });
-    this.sessions.add(asNode);
-    keepSessionPeer(session);
     session.on('error', () => {});
-    session.on('stream', (stream: H2ServerStream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      const s = stream as unknown as http2.ServerHttp2Stream;
-      if (s.destroyed || !admitH2Stream(s, headers)) return;
-      this.handle(new H2StreamRequest(s, headers, rawHeaders, socket), new H2StreamResponse(s));
+    // The engine's session and streams offer the part of node:http2's API used here (close(), closed, 'stream').
+    this.adoptH2Session(session as unknown as http2.ServerHttp2Session, socket, inboundPeerOf(socket)?.service);
+  }
+
+  /**
+   * Serves an HTTP/2 session's streams, of either engine, under the abuse guard (a peer sidecar is
+   * authenticated, not trusted); `source` names the caller in the log of a session the guard ends.
+   */
+  private adoptH2Session(session: http2.ServerHttp2Session, socket: net.Socket | undefined, source: string | undefined): void {
+    guardH2Session(session, (why) => {
+      const listener = this.state.runtime?.listeners.get(this.name);
+      if (listener) this.state.telemetry.recordRefusedTcp(listener, source, 'http2', `downstream-protocol-error ${why}`);
     });
-    session.once('close', () => this.sessions.delete(asNode));
+    this.sessions.add(session);
+    keepSessionPeer(session);
+    // After the guard's own 'stream' listener: a stream it refused is destroyed by now.
+    session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      if (stream.destroyed || !admitH2Stream(stream, headers)) return;
+      this.handle(new H2StreamRequest(stream, headers, rawHeaders, socket), new H2StreamResponse(stream));
+    });
+    session.once('close', () => this.sessions.delete(session));
   }
 
   /** Inbound opaque TCP under an AuthzPolicy: a denied connection is closed, counted and logged. */
