@@ -9,7 +9,7 @@ export const RESPONSE_PSEUDO: ReadonlySet<string> = new Set([':status']);
 export const NO_PSEUDO: ReadonlySet<string> = new Set();
 
 // Connection-specific fields (§8.2.2); `te` is allowed with the value "trailers" only.
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 // tchar (RFC 9110 §5.6.2) without uppercase letters: HTTP/2 names are lowercase.
 const NAME_CHAR = new Uint8Array(128);

@@ -27,7 +27,8 @@ import {
   u32Frame,
   writeFrameHeader,
 } from './frames.ts';
-import { NO_PSEUDO, REQUEST_PSEUDO, RESPONSE_PSEUDO, validFields } from './field-validation.ts';
+import { CONNECTION_SPECIFIC, NO_PSEUDO, REQUEST_PSEUDO, RESPONSE_PSEUDO, validFields } from './field-validation.ts';
+import { headerObjectOf } from '../http/h1-incoming-request.ts';
 import { H2ClientStream, H2ServerStream, H2Stream, H2StreamError, type HeaderObject, type OutgoingHeaders } from './h2-stream.ts';
 
 export interface H2SessionOptions {
@@ -52,8 +53,8 @@ const MAX_HEADER_BLOCK = 256 * 1024;
 /** A client session stops opening streams here and asks for a new session ('goaway'). */
 const LAST_CLIENT_STREAM_ID = 2 ** 31 - 1 - 2 * 1000;
 
-// Connection-specific fields (RFC 9113 §8.2.2) never go on the wire.
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+// Connection-specific fields (RFC 9113 §8.2.2) never go on the wire, nor Host (it is :authority) or HTTP2-Settings.
+const NOT_SENT: ReadonlySet<string> = new Set([...CONNECTION_SPECIFIC, 'http2-settings', 'host']);
 
 let cachedDate = '';
 let cachedDateSecond = -1;
@@ -520,7 +521,7 @@ export class H2Session extends EventEmitter {
       this.sendReset(s, ErrorCode.REFUSED_STREAM);
       return;
     }
-    const headers = headerObject(list);
+    const headers = headerObjectOf(list);
     if (headerListSize(list) > this.opts.maxHeaderListSize || !validRequestHead(list, headers)) {
       this.sendReset(s, ErrorCode.PROTOCOL_ERROR);
       return;
@@ -544,7 +545,7 @@ export class H2Session extends EventEmitter {
       s.fail(ErrorCode.PROTOCOL_ERROR, head ? 'a malformed response head' : 'malformed trailers');
       return;
     }
-    const headers = headerObject(list);
+    const headers = headerObjectOf(list);
     if (head) {
       const status = Number(headers[':status']);
       if (!(status >= 100 && status <= 999)) {
@@ -684,7 +685,7 @@ function wireHeaders(headers: OutgoingHeaders, addDate: boolean): string[] {
         break;
       }
     }
-    if (CONNECTION_SPECIFIC.has(n) || (n === 'te' && value !== 'trailers')) return;
+    if (NOT_SENT.has(n) || (n === 'te' && value !== 'trailers')) return;
     if (n === 'date') hasDate = true;
     (regular ??= []).push(n, value);
   };
@@ -701,20 +702,6 @@ function wireHeaders(headers: OutgoingHeaders, addDate: boolean): string[] {
   if (addDate && !hasDate && out.length > 0 && out[0] === ':status') (regular ??= []).push('date', httpDate());
   if (regular !== undefined) for (let i = 0; i < regular.length; i++) out.push(regular[i]!);
   return out;
-}
-
-/** node:http2's header object: repeated fields joined (cookie with "; "), set-cookie as an array. */
-export function headerObject(list: readonly string[]): HeaderObject {
-  const o: HeaderObject = { __proto__: null } as unknown as HeaderObject;
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!;
-    const value = list[i + 1]!;
-    const prev = o[name];
-    if (prev === undefined) o[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else o[name] = `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
-  }
-  return o;
 }
 
 function headerListSize(list: readonly string[]): number {
