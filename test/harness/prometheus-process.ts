@@ -3,10 +3,10 @@
 // own data dir; stopped and removed in t.after. PromQL over the HTTP API.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../src/cli/up/host-ports.ts';
 import { eventually } from './eventually.ts';
 
 type T = { after(fn: () => Promise<void> | void): void };
@@ -21,14 +21,6 @@ export function hasPrometheus(): boolean {
 export function promtoolCheckMetrics(text: string): { ok: boolean; output: string } {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export type PromResult = { metric: Record<string, string>; value: [number, string] }[];

@@ -1,6 +1,7 @@
 // The host ports a compose model publishes, and whether each is free: `up`
 // checks them before it changes anything, so a taken port is reported with its
 // service and a fix instead of a half-started project.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { ComposeModel } from '../compose/compose-model.ts';
 import { isObj } from '../compose/compose-model.ts';
@@ -44,14 +45,42 @@ export function portBusy(host: string, port: number): Promise<string | undefined
   });
 }
 
-/** A free port on 127.0.0.1 (for the controller API). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** The kernel's ephemeral port range: every outgoing connection draws its local port from it. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49152, 65535];
+}
+
+/** Binds `port` (0: any) on `host` and lets it go; resolves with the port, or undefined when `port` is taken. */
+function bindOnce(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+    s.once('error', (err: NodeJS.ErrnoException) => (port !== 0 && err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err)));
+    s.listen({ host, port, exclusive: true }, () => {
+      const bound = (s.address() as { port: number }).port;
+      s.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A free port on `host` (for the controller API, and the ports tests publish),
+ * chosen below the ephemeral range. A port bind(0) hands out comes from that
+ * range, so between our check and Docker's bind an outgoing connection may
+ * take it; a port below it is only taken by someone who asks for it.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 20_000;
+  const high = Math.min(ephemeralLow, 65_536);
+  for (let i = 0; high - low >= 1000 && i < 40; i++) {
+    const port = await bindOnce(host, low + Math.floor(Math.random() * (high - low)));
+    if (port !== undefined) return port;
+  }
+  return (await bindOnce(host, 0))!;
 }

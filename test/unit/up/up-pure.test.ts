@@ -3,11 +3,11 @@
 // controller's service definition.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
+import { freePort, publishedHostPorts, portBusy } from '../../../src/cli/up/host-ports.ts';
 import { parseDuration } from '../../../src/cli/parse-duration.ts';
 import { controllerService } from '../../../src/cli/up/controller-service.ts';
 import { MESH_NODE_OPTIONS } from '../../../src/cli/compose/rewrite-compose.ts';
@@ -41,6 +41,16 @@ test('portBusy names the error for a taken port and nothing for a free one', asy
   const freePort = (free.address() as { port: number }).port;
   await new Promise<void>((r) => free.close(() => r()));
   assert.equal(await portBusy('127.0.0.1', freePort), undefined);
+});
+
+test('freePort hands out bindable ports below the kernel ephemeral range, so an outgoing connection cannot take one before Docker binds it', async (t) => {
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  if (ephemeralLow < 21_000) return t.skip(`this kernel's ephemeral range starts at ${ephemeralLow}: no room below it`);
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    assert.ok(port >= 20_000 && port < ephemeralLow, `port ${port} is below ${ephemeralLow}`);
+    assert.equal(await portBusy('127.0.0.1', port), undefined);
+  }
 });
 
 test('durations: 120s, 2m, 1500ms, bare seconds; anything else is a usage error', () => {
