@@ -25,6 +25,8 @@ test('reliability --quick: every promise of the fault suite is kept', { skip: sk
   for (const s of results) {
     t.diagnostic(`${s.id}: ${s.kept === null ? 'not runnable' : s.kept ? 'kept' : s.knownIssue ? 'BROKEN (known issue)' : 'BROKEN'} — sent ${s.figures.sent}, failed ${s.figures.failed}, worst burst ${s.figures.worstBurstMs} ms`);
     for (const c of s.checks) if (!c.ok) t.diagnostic(`  broken: ${c.what} (${c.seen})`);
+    // The mesh's reasons (x-mesh-error names the hop): what a broken promise was broken by.
+    if (s.kept === false) for (const [why, n] of Object.entries(s.figures.errors)) t.diagnostic(`  ${n} × ${why}`);
   }
   assert.ok(results.length > 0, `the suite produced no results:\n${r.stderr}`);
   // A promise broken only by a reported bug (knownIssue, with its failure signature) is printed above, not failed on.
