@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { H1ResponseParser, type ResponseEvents } from '../http/h1-response-parser.ts';
 import type { H1Call, H1Pool } from './h1-pool.ts';
+import { SocketWriter } from '../tcp/socket-handle-write.ts';
 
 // Methods whose request is expected to carry a body: an empty one still gets `content-length: 0` (as undici).
 const PAYLOAD_METHODS = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
@@ -19,6 +20,11 @@ const INVALID_PATH = /[\x00-\x20\x7f]/;
 // 'data' event per read. A response of about 1 KB is one read; a bulk body takes one per 16 KiB.
 const READ_BUFFER_BYTES = 16 * 1024;
 
+// Below this many bytes, a request head and its body are copied into one buffer (Buffer's pool serves up to 4 KiB).
+const COPY_BELOW = 4096;
+
+function ignore(): void {}
+
 /** "other side closed": undici's code, so logs, retries (stale keep-alive) and dashboards read as before. */
 function closedError(what: string): Error {
   return Object.assign(new Error(`upstream closed the connection ${what}`), { code: 'UND_ERR_SOCKET' });
@@ -26,6 +32,8 @@ function closedError(what: string): Error {
 
 export class H1Connection implements ResponseEvents {
   readonly socket: net.Socket;
+  /** Whole requests go straight to the socket's handle (tcp/socket-handle-write.ts); nothing waits on them. */
+  private readonly writer: SocketWriter;
   private readonly pool: H1Pool;
   private readonly parser: H1ResponseParser;
   private call: H1Call | undefined;
@@ -51,6 +59,7 @@ export class H1Connection implements ResponseEvents {
     this.parser = new H1ResponseParser(this);
     const s = net.connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead } });
     this.socket = s;
+    this.writer = new SocketWriter(s, ignore);
     this.connectTimer = setTimeout(H1Connection.connectTimedOut, pool.connectTimeoutMs, this);
     s.once('connect', () => this.onConnect());
     s.on('end', () => this.onClose(closedError(this.responded ? 'mid-response' : 'before answering')));
@@ -107,14 +116,23 @@ export class H1Connection implements ResponseEvents {
       const n = body === null ? 0 : body.length;
       if (n > 0 || PAYLOAD_METHODS.has(r.method)) head += `content-length: ${n}\r\n`;
       head += '\r\n';
-      if (n === 0) s.write(head, 'latin1');
-      else {
+      if (!this.connected) {
+        // Held by the socket until it connects.
+        s.write(head, 'latin1');
+        if (n > 0) s.write(body!);
+      } else if (n === 0) this.writer.write(head);
+      else if (head.length + n < COPY_BELOW) {
+        const buf = Buffer.allocUnsafe(head.length + n);
+        buf.write(head, 0, 'latin1');
+        body!.copy(buf, head.length);
+        this.writer.write(buf);
+      } else {
         s.cork();
         s.write(head, 'latin1');
         s.write(body!);
         s.uncork();
-        call.handler.onBodySent(n);
       }
+      if (n > 0) call.handler.onBodySent(n);
       this.requestDone = true;
       return;
     }

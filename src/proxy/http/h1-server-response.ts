@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { http } from '../node-http.ts';
 import type net from 'node:net';
+import type { SocketWriter } from '../tcp/socket-handle-write.ts';
 
 // Node's rules for what may be in a header (checkIsHttpToken, checkInvalidHeaderChar).
 const NAME = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
@@ -19,8 +20,12 @@ const COPY_BELOW = 4096;
 type HeaderValue = string | number | readonly string[] | undefined;
 export type ResponseHeaders = readonly string[] | Record<string, HeaderValue>;
 
-/** What a response tells its connection. */
+/** What a response tells its connection, and what it writes with. */
 export interface ResponseSink {
+  /** Writes to the connection's socket; its pending writes hold the connection's 'drain'. */
+  readonly writer: SocketWriter;
+  /** Bytes written are waiting for the client to read them: write no more until 'drain'. */
+  readonly needDrain: boolean;
   responseEnded(res: H1ServerResponse): void;
 }
 
@@ -125,7 +130,7 @@ export class H1ServerResponse extends EventEmitter {
   flushHeaders(): void {
     if (!this.headersSent) this.writeHead(this.statusCode);
     if (this.head !== undefined) {
-      this.socket.write(this.head, 'latin1');
+      this.sink.writer.write(this.head);
       this.head = undefined;
     }
   }
@@ -136,7 +141,7 @@ export class H1ServerResponse extends EventEmitter {
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.noBody || body.length === 0) {
       if (this.head !== undefined) this.flushHeaders();
-      return !this.socket.writableNeedDrain;
+      return !this.sink.needDrain;
     }
     const head = this.takeHead();
     if (this.chunked) return this.send(`${head}${body.length.toString(16)}\r\n`, body, '\r\n');
@@ -180,26 +185,28 @@ export class H1ServerResponse extends EventEmitter {
 
   /**
    * Writes prefix + body + suffix (the strings are latin1: heads and chunk framing) in one socket write:
-   * copied into one buffer from Buffer's pool when small, else corked into one writev without copying.
+   * copied into one buffer from Buffer's pool when small (straight to the socket's handle, see
+   * tcp/socket-handle-write.ts), else corked into one writev without copying. False: wait for 'drain'.
    */
   private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
-    const s = this.socket;
-    if (body === undefined) return s.write(prefix + suffix, 'latin1');
-    if (prefix === '' && suffix === '') return s.write(body);
+    const w = this.sink.writer;
+    if (body === undefined) return w.write(prefix + suffix);
+    if (prefix === '' && suffix === '') return w.write(body) || !this.sink.needDrain;
     const total = prefix.length + body.length + suffix.length;
     if (total < COPY_BELOW) {
       const buf = Buffer.allocUnsafe(total);
       buf.write(prefix, 0, 'latin1');
       body.copy(buf, prefix.length);
       if (suffix !== '') buf.write(suffix, prefix.length + body.length, 'latin1');
-      return s.write(buf);
+      return w.write(buf);
     }
+    const s = this.socket;
     s.cork();
     if (prefix !== '') s.write(prefix, 'latin1');
     let ok = s.write(body);
     if (suffix !== '') ok = s.write(suffix, 'latin1');
     s.uncork();
-    return ok;
+    return ok && !this.sink.needDrain;
   }
 
   /** Cuts the connection (the client sees the response fail). */

@@ -14,6 +14,7 @@ import { ParseError } from '../http/h1-message-parser.ts';
 import { H1IncomingRequest, type BodySource } from '../http/h1-incoming-request.ts';
 import { H1ServerResponse, type ResponseSink } from '../http/h1-server-response.ts';
 import { readIntoBuffer } from '../tcp/socket-read-buffer.ts';
+import { SocketWriter } from '../tcp/socket-handle-write.ts';
 
 export interface H1ServerOptions {
   /** Most time from a request's first byte to the end of its head; then 408. */
@@ -58,6 +59,8 @@ function emitDone(res: H1ServerResponse): void {
 
 export class H1ServerConnection implements RequestEvents, BodySource, ResponseSink {
   readonly socket: net.Socket;
+  /** Responses go straight to the socket's handle (tcp/socket-handle-write.ts); a pending write counts as a full buffer. */
+  readonly writer: SocketWriter;
   private readonly opts: H1ServerOptions;
   private readonly parser: H1RequestParser;
   /** The request whose head or body is being read. */
@@ -109,6 +112,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.onDrain());
+    this.writer = new SocketWriter(socket, () => this.onDrain());
     // One timer per connection, refreshed per response: it checks the head and idle deadlines when it fires.
     this.timer = setTimeout(() => this.onTimer(), Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs));
     this.timer.unref();
@@ -193,7 +197,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
         }
         // The client does not read its responses: later requests wait for it to, or each small request it
         // pipelines would queue a response in memory (30 MiB of 404s sent, never read, grew the proxy 500 MiB).
-        if (this.socket.writableNeedDrain) {
+        if (this.needDrain) {
           this.awaitingDrain = true;
           this.hold(off === 0 ? data : data.subarray(off));
           return;
@@ -219,7 +223,12 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     if (this.parser.headBegun && this.headStartMs === 0) this.headStartMs = Date.now();
   }
 
+  get needDrain(): boolean {
+    return this.writer.pending || this.socket.writableNeedDrain;
+  }
+
   private onDrain(): void {
+    if (this.needDrain) return; // the writer's writes are out, the socket's own buffer is not (or the reverse)
     if (this.res !== undefined) this.res.emit('drain');
     else if (this.awaitingDrain) {
       this.awaitingDrain = false;

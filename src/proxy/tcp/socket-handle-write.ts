@@ -1,13 +1,16 @@
-// Writes a buffer straight to a plain TCP socket's libuv handle, the call a
-// socket's own write() ends in, without the Writable machinery above it (per
-// write: a new WriteWrap, the write queue state, a nextTick for the write's
-// callback, which makes every read callback run the tick queue on the way out).
+// Writes a buffer (or a latin1 string: HTTP/1 heads) straight to a plain TCP
+// socket's libuv handle, the call a socket's own write() ends in, without the
+// Writable machinery above it (per write: a new WriteWrap, the write queue
+// state, a nextTick for the write's callback, which makes every read callback
+// run the tick queue on the way out).
 // The handle first tries the write at once (uv_try_write); only what the
 // kernel did not take is queued in libuv and completes later. The WriteWrap
 // is reused while writes complete at once, as nothing holds it then.
 // Node has no public API for this: the WriteWrap class and the flag saying a
 // write went async come from process.binding('stream_wrap'), the handle is
-// `socket._handle`. When any piece is missing, write() goes through
+// `socket._handle`. Writes left pending in libuv stay in order with any later
+// socket.write(): libuv queues a stream's writes, and tries none at once while
+// one is queued. When any piece is missing, write() goes through
 // socket.write() (test/unit/proxy/socket-handle-write.test.ts fails then).
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -25,6 +28,7 @@ interface StreamWrapBinding {
 
 interface TcpHandle {
   writeBuffer(req: WriteReq, buf: Uint8Array): number;
+  writeLatin1String(req: WriteReq, s: string): number;
 }
 
 const binding = streamWrapBinding();
@@ -50,32 +54,45 @@ function writeError(status: number): NodeJS.ErrnoException {
   return Object.assign(new Error(`write ${code}`), { errno: status, code, syscall: 'write' });
 }
 
-/** Writes to one socket, one write in flight at most (the caller waits for `onFlushed` after a pending write). */
+/**
+ * Writes to one socket. A write the kernel did not take whole is pending (in
+ * libuv); `onFlushed` comes when no write of this writer is pending any more.
+ */
 export class SocketWriter {
   private readonly socket: net.Socket;
   private readonly onFlushed: () => void;
   private readonly direct: boolean;
   // Free for the next write: the last one completed at once.
   private req: WriteReq | undefined;
+  /** Writes of this writer not yet out. */
+  private pendingWrites = 0;
   private readonly onWritableFlushed = (err?: Error | null): void => {
-    if (!err) this.onFlushed();
+    if (!err) this.flushed();
   };
 
-  /** `onFlushed`: a write that write() reported pending is out (not called when the socket failed). */
+  /** `onFlushed`: the writes that write() reported pending are out (not called when the socket failed). */
   constructor(socket: net.Socket, onFlushed: () => void) {
     this.socket = socket;
     this.onFlushed = onFlushed;
     this.direct = canWriteToHandle(socket);
   }
 
-  /** True when `buf` went out whole; false when it is pending (its memory must stay as it is until `onFlushed`) or the socket failed. */
-  write(buf: Buffer): boolean {
+  /** A write of this writer is still pending: wait for `onFlushed` before writing more. */
+  get pending(): boolean {
+    return this.pendingWrites !== 0;
+  }
+
+  /**
+   * Writes `data` (a string as latin1). True when it went out whole; false when it is pending (a
+   * buffer's memory must stay as it is until `onFlushed`) or the socket failed.
+   */
+  write(data: Buffer | string): boolean {
     const s = this.socket;
     const handle = (s as unknown as { _handle?: TcpHandle | null })._handle;
     // Straight to the handle only when nothing is queued above it (ordering) and the socket is open for writing.
-    if (!this.direct || !handle || s.writableLength !== 0 || s.connecting || s.writableEnded || s.destroyed) return this.viaWritable(buf);
+    if (!this.direct || !handle || s.writableLength !== 0 || s.writableCorked !== 0 || s.connecting || s.writableEnded || s.destroyed) return this.viaWritable(data);
     const req = this.req?.handle === handle ? this.req : this.newReq(handle);
-    const err = handle.writeBuffer(req, buf);
+    const err = typeof data === 'string' ? handle.writeLatin1String(req, data) : handle.writeBuffer(req, data);
     if (err !== 0) {
       s.destroy(writeError(err));
       return false;
@@ -86,8 +103,11 @@ export class SocketWriter {
       this.req = req;
       return true;
     }
-    // libuv holds `req` until the rest is written; the next write takes a new one.
+    // libuv holds `req` until the rest is written, and `req` holds the memory it reads (as Node's own
+    // writes do); the next write takes a new one.
+    if (typeof data !== 'string') (req as WriteReq & { buffer?: Buffer }).buffer = data;
     this.req = undefined;
+    this.pendingWrites++;
     return false;
   }
 
@@ -98,16 +118,22 @@ export class SocketWriter {
     req.oncomplete = (status: number): void => {
       if (s.destroyed) return;
       if (status < 0) s.destroy(writeError(status));
-      else this.onFlushed();
+      else this.flushed();
     };
     return req;
   }
 
-  private viaWritable(buf: Buffer): boolean {
+  private flushed(): void {
+    if (--this.pendingWrites === 0) this.onFlushed();
+  }
+
+  private viaWritable(data: Buffer | string): boolean {
     const s = this.socket;
-    s.write(buf);
-    if (s.writableLength === 0) return true;
+    if (typeof data === 'string') s.write(data, 'latin1');
+    else s.write(data);
+    if (s.writableLength === 0 || s.destroyed) return !s.destroyed;
     // Pending: written with a callback, which runs once everything before it is written.
+    this.pendingWrites++;
     s.write(FLUSH_MARK, this.onWritableFlushed);
     return false;
   }

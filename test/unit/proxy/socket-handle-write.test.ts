@@ -109,3 +109,53 @@ test('an ended socket is not written to the handle (socket.write() reports the e
   assert.equal(err.code, 'ERR_STREAM_WRITE_AFTER_END');
   assert.equal((await got).toString(), 'bye');
 });
+
+test('latin1 strings go straight to the handle too, byte for byte (HTTP/1 heads)', async (t) => {
+  const { client, accepted, close } = await socketPair();
+  t.after(close);
+  const got = received(client);
+  accepted.write = () => assert.fail('socket.write() called');
+  const writer = new SocketWriter(accepted, () => assert.fail('nothing was pending'));
+  const head = 'HTTP/1.1 200 OK\r\nx-latin1: caf\xe9\r\ncontent-length: 0\r\n\r\n';
+  assert.equal(writer.write(head), true);
+  assert.equal(writer.pending, false);
+  delete (accepted as Partial<net.Socket>).write;
+  accepted.end();
+  assert.ok((await got).equals(Buffer.from(head, 'latin1')));
+});
+
+test('several pending writes: pending until the last is out, onFlushed once, and socket.write() after them keeps the order', async (t) => {
+  const { client, accepted, close } = await socketPair();
+  t.after(close);
+  client.pause();
+  let flushed = 0;
+  let onFlushed = (): void => {};
+  const writer = new SocketWriter(accepted, () => {
+    flushed++;
+    onFlushed();
+  });
+  const chunks: Buffer[] = [];
+  for (let i = 0; ; i++) {
+    assert.ok(i < 10_000, 'the kernel took 640 MB without pushing back');
+    const chunk = Buffer.alloc(64 * 1024, i % 251);
+    chunks.push(chunk);
+    if (!writer.write(chunk)) break;
+  }
+  // More while the first is pending: libuv queues them behind it (a string, a buffer, then the Writable).
+  assert.equal(writer.write('head\r\n'), false);
+  chunks.push(Buffer.from('head\r\n'));
+  const more = Buffer.alloc(100_000, 7);
+  assert.equal(writer.write(more), false);
+  chunks.push(more);
+  accepted.write('tail');
+  chunks.push(Buffer.from('tail'));
+  assert.equal(writer.pending, true);
+  const done = new Promise<void>((r) => (onFlushed = r));
+  const got = received(client);
+  client.resume();
+  await done;
+  assert.equal(flushed, 1);
+  assert.equal(writer.pending, false);
+  accepted.end();
+  assert.ok((await got).equals(Buffer.concat(chunks)));
+});
