@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSnapshot, type SnapshotInput } from '../../src/shared/snapshot.ts';
 import { MESH_NODE_OPTIONS } from '../../src/cli/compose/rewrite-compose.ts';
+import { IMAGE_V8_FLAGS } from '../../src/cli/image/build-image.ts';
 import { freePort, httpGet, tcpReachable, waitUntil } from '../lib/net.ts';
 import { HopUnavailable, type Address, type HopContext, type StartedHop } from './hop.ts';
 
@@ -19,8 +20,8 @@ export const meshctlEntries = {
   dist: join(repoRoot, 'dist/cli/main.js'),
 };
 
-/** The V8 flags a sidecar runs with in a container (its NODE_OPTIONS), so the bench measures what ships. */
-export const shippedNodeArgs: string[] = MESH_NODE_OPTIONS.split(' ').filter(Boolean);
+/** The V8 flags a sidecar runs with in a container (its NODE_OPTIONS and the image's entrypoint), so the bench measures what ships. */
+export const shippedNodeArgs: string[] = [...MESH_NODE_OPTIONS.split(' ').filter(Boolean), ...IMAGE_V8_FLAGS];
 
 export const meshctlSettings = {
   /** Off by default, as in Istio's default profile and in the HAProxy hops. */
