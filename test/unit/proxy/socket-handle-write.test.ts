@@ -18,6 +18,37 @@ function received(socket: net.Socket): Promise<Buffer> {
   return once(socket, 'end').then(() => Buffer.concat(chunks));
 }
 
+/**
+ * A writer to a client that does not read, given distinct 64 KiB chunks until the kernel's buffers are
+ * full and one is left pending; `flushed` counts onFlushed calls, `nextFlush` resolves at the next one.
+ */
+async function stalledWriter(t: { after(fn: () => void): void }) {
+  const { client, accepted, close } = await socketPair();
+  t.after(close);
+  client.pause();
+  let flushed = 0;
+  let onFlushed = (): void => {};
+  const writer = new SocketWriter(accepted, () => {
+    flushed++;
+    onFlushed();
+  });
+  const chunks: Buffer[] = [];
+  for (let i = 0; ; i++) {
+    assert.ok(i < 10_000, 'the kernel took 640 MB without pushing back');
+    const chunk = Buffer.alloc(64 * 1024, i % 251);
+    chunks.push(chunk);
+    if (!writer.write(chunk)) break;
+  }
+  return {
+    client,
+    accepted,
+    writer,
+    chunks,
+    flushed: () => flushed,
+    nextFlush: () => new Promise<void>((r) => (onFlushed = r)),
+  };
+}
+
 test('small writes go straight to the handle, out at once and in order; bytesWritten counts them', async (t) => {
   const { client, accepted, close } = await socketPair();
   t.after(close);
@@ -41,31 +72,15 @@ test('small writes go straight to the handle, out at once and in order; bytesWri
 });
 
 test('a reader that stops reading: write() says pending, onFlushed comes once it is out, every byte arrives in order', async (t) => {
-  const { client, accepted, close } = await socketPair();
-  t.after(close);
-  client.pause();
-  let flushed = 0;
-  let onFlushed = (): void => {};
-  const writer = new SocketWriter(accepted, () => {
-    flushed++;
-    onFlushed();
-  });
-  // Distinct 64 KiB chunks until the kernel's buffers are full and one is left pending.
-  const chunks: Buffer[] = [];
-  for (let i = 0; ; i++) {
-    assert.ok(i < 10_000, 'the kernel took 640 MB without pushing back');
-    const chunk = Buffer.alloc(64 * 1024, i % 251);
-    chunks.push(chunk);
-    if (!writer.write(chunk)) break;
-  }
-  assert.equal(flushed, 0);
+  const { client, accepted, writer, chunks, flushed, nextFlush } = await stalledWriter(t);
+  assert.equal(flushed(), 0);
   // Pending in libuv, not in the Writable.
   assert.equal(accepted.writableLength, 0);
-  const done = new Promise<void>((r) => (onFlushed = r));
+  const done = nextFlush();
   const got = received(client);
   client.resume();
   await done;
-  assert.equal(flushed, 1);
+  assert.equal(flushed(), 1);
   // After a pending write, the next goes through a new request object and at once again.
   const last = Buffer.from('last');
   assert.equal(writer.write(last), true);
@@ -125,22 +140,7 @@ test('latin1 strings go straight to the handle too, byte for byte (HTTP/1 heads)
 });
 
 test('several pending writes: pending until the last is out, onFlushed once, and socket.write() after them keeps the order', async (t) => {
-  const { client, accepted, close } = await socketPair();
-  t.after(close);
-  client.pause();
-  let flushed = 0;
-  let onFlushed = (): void => {};
-  const writer = new SocketWriter(accepted, () => {
-    flushed++;
-    onFlushed();
-  });
-  const chunks: Buffer[] = [];
-  for (let i = 0; ; i++) {
-    assert.ok(i < 10_000, 'the kernel took 640 MB without pushing back');
-    const chunk = Buffer.alloc(64 * 1024, i % 251);
-    chunks.push(chunk);
-    if (!writer.write(chunk)) break;
-  }
+  const { client, accepted, writer, chunks, flushed, nextFlush } = await stalledWriter(t);
   // More while the first is pending: libuv queues them behind it (a string, a buffer, then the Writable).
   assert.equal(writer.write('head\r\n'), false);
   chunks.push(Buffer.from('head\r\n'));
@@ -150,11 +150,11 @@ test('several pending writes: pending until the last is out, onFlushed once, and
   accepted.write('tail');
   chunks.push(Buffer.from('tail'));
   assert.equal(writer.pending, true);
-  const done = new Promise<void>((r) => (onFlushed = r));
+  const done = nextFlush();
   const got = received(client);
   client.resume();
   await done;
-  assert.equal(flushed, 1);
+  assert.equal(flushed(), 1);
   assert.equal(writer.pending, false);
   accepted.end();
   assert.ok((await got).equals(Buffer.concat(chunks)));
