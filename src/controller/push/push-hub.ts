@@ -63,16 +63,6 @@ export class PushHub {
     });
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     this.#write(sub, { type: 'ping', at: this.#now() });
-    const d = this.#desired.get(key);
-    if (query.hash && d?.hash === query.hash) {
-      // Already holds what we want (e.g. after a controller restart): that is an ACK,
-      // and its version number is the one that counts.
-      if (query.version !== undefined && query.version > d.version) {
-        d.version = query.version;
-        d.snapshot = { ...d.snapshot, version: query.version };
-      }
-      this.ack({ service: query.service, proxyId: key, version: d.version, hash: d.hash, ok: true });
-    }
     this.#maybeSend(key, sub);
   }
 
@@ -116,9 +106,24 @@ export class PushHub {
 
   #maybeSend(key: string, sub: Subscriber): void {
     const d = this.#desired.get(key);
-    if (!d || d.service !== sub.query.service || sub.sentHash === d.hash) return;
+    if (!d || d.service !== sub.query.service) return;
+    if (sub.sentHash === d.hash) {
+      // Nothing sent on this stream yet, and the proxy subscribed holding what we want (after a controller
+      // restart, whether the desired set was built before it came back or only after): that is its ACK.
+      if (sub.query.hash === d.hash && this.#acks.get(key)?.hash !== d.hash) this.#ackHeld(key, sub.query, d);
+      return;
+    }
     sub.sentHash = d.hash;
     this.#write(sub, { type: 'snapshot', snapshot: d.snapshot as unknown as Record<string, unknown> });
+  }
+
+  /** The proxy holds `d` already: an ACK, at the proxy's version when that is the higher one. */
+  #ackHeld(key: string, query: SubscribeQuery, d: Desired): void {
+    if (query.version !== undefined && query.version > d.version) {
+      d.version = query.version;
+      d.snapshot = { ...d.snapshot, version: query.version };
+    }
+    this.ack({ service: query.service, proxyId: key, version: d.version, hash: d.hash, ok: true });
   }
 
   #write(sub: Subscriber, msg: PushMessage): void {

@@ -103,3 +103,30 @@ test('a sidecar known by its short and its full id is listed once, in sync, whic
   s.emit('close');
   assert.equal(hub.status()[0]!.connected, false);
 });
+
+test('after a controller restart, a sidecar that resubscribes holding the desired hash before discovery has seen its container counts as in sync once it has', async (t) => {
+  const hub = new PushHub();
+  t.after(() => hub.close());
+  const full = 'fedcba9876543210'.repeat(4);
+  const held = snap('a', 1);
+  // The restarted controller takes subscriptions before its first discovery sync.
+  const s = stream();
+  hub.subscribe({ service: 'a', proxyId: full.slice(0, 12), hash: held.hash, version: 7 }, s as unknown as ServerResponse, '127.0.0.1');
+  assert.equal(hub.status()[0]!.inSync, false);
+  hub.setDesired(new Map([[full, snap('a', 1)]]));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(snapshots(s).length, 0, 'the proxy holds it already');
+  const [st] = hub.status();
+  assert.equal(st!.proxyId, full);
+  assert.equal(st!.inSync, true);
+  // Versions stay monotonic across the restart: never below what the proxy holds.
+  const version = st!.desired!.version;
+  assert.ok(version >= 7);
+  assert.equal(st!.ack!.version, version);
+  // A rebuild with the same content changes nothing; a change is sent above the proxy's version.
+  hub.setDesired(new Map([[full, snap('a', 1)]]));
+  assert.equal(hub.status()[0]!.ack!.version, version);
+  hub.setDesired(new Map([[full, snap('a', 2)]]));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(snapshots(s)[0].version > 7);
+});
