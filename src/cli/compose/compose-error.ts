@@ -39,9 +39,16 @@ function firstLine(text: string, re: RegExp): string {
   return (text.split('\n').find((l) => re.test(l)) ?? text.split('\n')[0] ?? '').trim();
 }
 
+// Compose's progress lines ("Stopping x ... done", "Container x  Removed"): what it did, not what failed.
+const PROGRESS = /^(?:(?:Creating|Starting|Stopping|Removing|Recreating|Pulling|Building)\b.*(?:\.\.\.|done)\s*$|\[\+\] Running|(?:Container|Network|Volume)\s+\S+\s+(?:Creat|Start|Stop|Remov|Recreat|Running|Waiting|Healthy)\w*)/i;
+const FAILURE = /error|failed|cannot|can't|unable|denied|invalid|not found|refused/i;
+
+/** The lines that say what went wrong: those naming a failure, else the last ones (compose prints its error last). */
 function summary(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^WARNING/i.test(l));
-  return lines.slice(0, 6).join('; ') || text.trim();
+  const failing = lines.filter((l) => FAILURE.test(l) && !PROGRESS.test(l));
+  const picked = failing.length ? failing.slice(0, 6) : lines.filter((l) => !PROGRESS.test(l)).slice(-6);
+  return (picked.length ? picked : lines.slice(-6)).join('; ') || text.trim();
 }
 
 export function composeError(argv: string[], code: number | null, text: string): MeshError {

@@ -48,6 +48,11 @@ export function projectNetworks(project: string, withLabel?: string): string[] {
   return r.stdout.split('\n').filter(Boolean);
 }
 
+export function projectVolumes(project: string): string[] {
+  const r = docker(['volume', 'ls', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Name}}']);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
 /** Host ports the containers publish, as "ip:port" strings ("0.0.0.0:8080"). */
 export function publishedPorts(c: ContainerFact): string[] {
   return [...c.ports.matchAll(/((?:\d+\.){3}\d+|\[?::\]?):(\d+)->/g)].map((m) => `${m[1]}:${m[2]}`);

@@ -6,8 +6,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compose } from '../compose/run-compose.ts';
 import { composeFor } from '../compose/compose-cli.ts';
-import { projectContainers, projectNetworks } from './docker-facts.ts';
+import { projectContainers, projectNetworks, projectVolumes } from './docker-facts.ts';
 import { requireUpState, stateDirOf } from './mesh-state.ts';
+import { MeshError } from '../../shared/errors.ts';
 
 export interface DownOptions {
   dir?: string;
@@ -40,8 +41,24 @@ export async function runDown(opts: DownOptions, say: (line: string) => void = (
   const state = requireUpState(dir);
   const cli = composeFor(state.compose);
   removeControllerContainers(state.project, say);
+  const stuck = new Set<string>();
   say(`compose: down project ${state.project}${opts.volumes ? ' (with volumes)' : ''} (${cli.command.join(' ')})`);
-  await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
+  try {
+    await compose.down(cli, { files: [state.output], project: state.project }, [...(opts.volumes ? ['-v'] : []), '-t', '10']);
+  } catch (err) {
+    if (!staleEndpointFailure(err, state.project)) throw err;
+    // Docker 20.10 sometimes keeps counting an endpoint of a removed container (moby/moby#42119): the network
+    // cannot be removed until dockerd restarts. Compose v2 skips such a network with a warning; v1 stops
+    // there, so the rest of its networks are removed here, and the stuck one named.
+    for (const n of projectNetworks(state.project)) {
+      const r = spawnSync('docker', ['network', 'rm', n], { encoding: 'utf8' });
+      if (r.status === 0) continue;
+      stuck.add(n);
+      say(`network ${n} is left: Docker says it has active endpoints, but no container is attached (a Docker engine bug, moby/moby#42119; compose v2 skips it too). Restart dockerd, then \`docker network rm ${n}\``);
+    }
+    // v1 removes volumes after networks: it never got there.
+    if (opts.volumes) for (const v of projectVolumes(state.project)) spawnSync('docker', ['volume', 'rm', v], { stdio: 'ignore' });
+  }
   // Networks meshctl added under an earlier version of the generated file are not in this one: remove them by label.
   for (const n of projectNetworks(state.project, 'mesh.role')) {
     if (spawnSync('docker', ['network', 'rm', n], { encoding: 'utf8' }).status === 0) say(`removed network ${n} (from an earlier meshctl up)`);
@@ -51,7 +68,14 @@ export async function runDown(opts: DownOptions, say: (line: string) => void = (
     say('removed the mesh CA (.mesh/ca); the next up creates a new root');
   } else say('kept the mesh CA (.mesh/ca); `meshctl down --ca` removes it');
   const left = [...projectContainers(state.project, true).map((c) => `container ${c.id} (${c.service})`), ...projectNetworks(state.project).map((n) => `network ${n}`)];
-  if (left.length) say(`still there (not created by this file?): ${left.join(', ')}`);
+  const unexplained = left.filter((l) => !stuck.has(l.slice('network '.length)));
+  if (unexplained.length) say(`still there (not created by this file?): ${unexplained.join(', ')}`);
+  else if (left.length) say(`project ${state.project}: no container left; ${[...stuck].join(', ')} waits for a dockerd restart`);
   else say(`project ${state.project}: no container or network left`);
   return { project: state.project, left };
+}
+
+/** Compose failed only on a network Docker still counts an endpoint in, with no container of the project left. */
+function staleEndpointFailure(err: unknown, project: string): boolean {
+  return err instanceof MeshError && /has active endpoints/.test(err.message) && projectContainers(project, true).length === 0;
 }

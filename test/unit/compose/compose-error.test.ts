@@ -24,3 +24,24 @@ test('compose failures become MeshErrors with a code and a next step', () => {
   assert.equal(exitCodeFor(composeError(argv, 1, 'services.web Additional property foo is not allowed')), 2);
   assert.equal(composeError(argv, null, 'spawn docker-compose ENOENT').code, 'MESH_ERR_COMPOSE_UNAVAILABLE');
 });
+
+test("a failure after compose's progress lines is what the message says (v1 and v2)", () => {
+  const v1 = [
+    'Stopping shop_order_1           ... done',
+    'Stopping shop_payment_1         ... done',
+    'Stopping shop_web_1             ... done',
+    'Stopping shop_inventory_1       ... done',
+    'Stopping shop_product_1         ... done',
+    'Stopping shop_order-mesh_1      ... done',
+    'Removing shop_order_1           ... done',
+    'Removing network shop-mesh',
+    'ERROR: error while removing network: network shop-mesh id cda042b3704a has active endpoints',
+  ].join('\n');
+  const e1 = composeError(['docker-compose', 'down'], 1, v1);
+  assert.match(e1.message, /has active endpoints/);
+  assert.doesNotMatch(e1.message, /Stopping/);
+  const v2 = [' Container shop-web-1  Stopping', ' Container shop-web-1  Removed', 'failed to remove network shop-mesh: Error response from daemon: error while removing network: network shop-mesh has active endpoints'].join('\n');
+  assert.match(composeError(['docker', 'compose', 'down'], 1, v2).message, /failed to remove network shop-mesh/);
+  // Nothing that names a failure: the last lines, where compose ends.
+  assert.match(composeError(argv, 1, ['Creating x ... done', 'line 1', 'line 2', 'the end'].join('\n')).message, /line 1; line 2; the end$/);
+});
