@@ -67,8 +67,10 @@ export async function runDown(opts: DownOptions, say: (line: string) => void = (
     rmSync(join(stateDirOf(dir), 'ca'), { recursive: true, force: true });
     say('removed the mesh CA (.mesh/ca); the next up creates a new root');
   } else say('kept the mesh CA (.mesh/ca); `meshctl down --ca` removes it');
-  const left = [...projectContainers(state.project, true).map((c) => `container ${c.id} (${c.service})`), ...projectNetworks(state.project).map((n) => `network ${n}`)];
-  const unexplained = left.filter((l) => !stuck.has(l.slice('network '.length)));
+  const containers = projectContainers(state.project, true).map((c) => `container ${c.id} (${c.service})`);
+  const networks = projectNetworks(state.project);
+  const left = [...containers, ...networks.map((n) => `network ${n}`)];
+  const unexplained = [...containers, ...networks.filter((n) => !stuck.has(n)).map((n) => `network ${n}`)];
   if (unexplained.length) say(`still there (not created by this file?): ${unexplained.join(', ')}`);
   else if (left.length) say(`project ${state.project}: no container left; ${[...stuck].join(', ')} waits for a dockerd restart`);
   else say(`project ${state.project}: no container or network left`);
