@@ -191,7 +191,7 @@ export class H1ServerResponse extends EventEmitter {
   private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
     const w = this.sink.writer;
     if (body === undefined) return w.write(prefix + suffix);
-    if (prefix === '' && suffix === '') return w.write(body) || !this.sink.needDrain;
+    if (prefix === '' && suffix === '') return w.write(body);
     const total = prefix.length + body.length + suffix.length;
     if (total < COPY_BELOW) {
       const buf = Buffer.allocUnsafe(total);
