@@ -32,7 +32,7 @@ function closedError(what: string): Error {
 
 export class H1Connection implements ResponseEvents {
   readonly socket: net.Socket;
-  /** Whole requests go straight to the socket's handle (tcp/socket-handle-write.ts); nothing waits on them. */
+  /** Whole requests go straight to the socket's handle at the end of the event-loop turn (tcp/socket-handle-write.ts); nothing waits on them. */
   private readonly writer: SocketWriter;
   private readonly pool: H1Pool;
   private readonly parser: H1ResponseParser;
@@ -120,13 +120,14 @@ export class H1Connection implements ResponseEvents {
         // Held by the socket until it connects.
         s.write(head, 'latin1');
         if (n > 0) s.write(body!);
-      } else if (n === 0) this.writer.write(head);
+      } else if (n === 0) this.writer.writeSoon(head);
       else if (head.length + n < COPY_BELOW) {
         const buf = Buffer.allocUnsafe(head.length + n);
         buf.write(head, 0, 'latin1');
         body!.copy(buf, head.length);
-        this.writer.write(buf);
+        this.writer.writeSoon(buf);
       } else {
+        this.writer.flush();
         s.cork();
         s.write(head, 'latin1');
         s.write(body!);
@@ -137,6 +138,7 @@ export class H1Connection implements ResponseEvents {
       return;
     }
     head += length !== undefined ? `content-length: ${length}\r\n\r\n` : 'transfer-encoding: chunked\r\n\r\n';
+    this.writer.flush();
     s.write(head, 'latin1');
     // Not a byte of the body is read before the connection is up: a connect failure leaves it untouched,
     // so the request can go to another replica (retry filter, bodyUntouched).

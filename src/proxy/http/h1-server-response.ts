@@ -167,9 +167,9 @@ export class H1ServerResponse extends EventEmitter {
     const head = this.takeHead();
     if (this.chunked) {
       const last = `0\r\n${this.trailers}\r\n`;
-      if (body === undefined) this.send(`${head}${last}`, undefined, '');
-      else this.send(`${head}${body.length.toString(16)}\r\n`, body, `\r\n${last}`);
-    } else if (body !== undefined || head !== '') this.send(head, body, '');
+      if (body === undefined) this.send(`${head}${last}`, undefined, '', true);
+      else this.send(`${head}${body.length.toString(16)}\r\n`, body, `\r\n${last}`, true);
+    } else if (body !== undefined || head !== '') this.send(head, body, '', true);
     this.writableEnded = true;
     this.sink.responseEnded(this);
     return this;
@@ -187,10 +187,16 @@ export class H1ServerResponse extends EventEmitter {
    * Writes prefix + body + suffix (the strings are latin1: heads and chunk framing) in one socket write:
    * copied into one buffer from Buffer's pool when small (straight to the socket's handle, see
    * tcp/socket-handle-write.ts), else corked into one writev without copying. False: wait for 'drain'.
+   * `last` (from end()): a write that owns its bytes (not a view of the caller's body) leaves at the end
+   * of the event-loop turn, with the other responses and requests of the turn (writeSoon()).
    */
-  private send(prefix: string, body: Buffer | undefined, suffix: string): boolean {
+  private send(prefix: string, body: Buffer | undefined, suffix: string, last = false): boolean {
     const w = this.sink.writer;
-    if (body === undefined) return w.write(prefix + suffix);
+    if (body === undefined) {
+      if (!last) return w.write(prefix + suffix);
+      w.writeSoon(prefix + suffix);
+      return true;
+    }
     if (prefix === '' && suffix === '') return w.write(body);
     const total = prefix.length + body.length + suffix.length;
     if (total < COPY_BELOW) {
@@ -198,8 +204,11 @@ export class H1ServerResponse extends EventEmitter {
       buf.write(prefix, 0, 'latin1');
       body.copy(buf, prefix.length);
       if (suffix !== '') buf.write(suffix, prefix.length + body.length, 'latin1');
-      return w.write(buf);
+      if (!last) return w.write(buf);
+      w.writeSoon(buf);
+      return true;
     }
+    w.flush();
     const s = this.socket;
     s.cork();
     if (prefix !== '') s.write(prefix, 'latin1');
@@ -211,6 +220,7 @@ export class H1ServerResponse extends EventEmitter {
 
   /** Cuts the connection (the client sees the response fail). */
   destroy(err?: Error): this {
+    this.sink.writer.flush();
     this.socket.destroy(err);
     return this;
   }

@@ -142,7 +142,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     }
     const res = new H1ServerResponse(this, this.socket, info.minor, this.parser.keepAlive && !this.closeAfter, method === 'HEAD');
     this.res = res;
-    if (info.expectContinue) this.socket.write(CONTINUE, 'latin1');
+    if (info.expectContinue) this.writer.write(CONTINUE);
     this.opts.onRequest(req, res);
   }
 
@@ -256,6 +256,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
 
   private handOver(req: H1IncomingRequest, head: Buffer): void {
     this.upgrading = undefined;
+    this.writer.flush(); // the responses before it, then whatever the upgrade handler writes
     clearTimeout(this.timer);
     this.socket.removeListener('data', this.onData);
     this.upgraded = true;
@@ -311,6 +312,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     this.idleSinceMs = Date.now();
     const s = this.socket;
     if (s.destroyed) return;
+    this.writer.flush();
     s.resume();
     const linger = (): void => {
       setTimeout(() => s.destroy(), LINGER_MS).unref();
@@ -333,7 +335,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     // Already closing (the rest was being dropped): the socket closes itself once our last bytes are out.
     if (this.closing) return;
     if (this.req !== undefined && !this.parser.complete && !this.parser.inHead) {
-      this.socket.destroy(); // a request body cut short
+      this.destroySocket(); // a request body cut short
       return;
     }
     this.closeIfClientDone();
@@ -362,7 +364,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     const now = Date.now();
     if (this.closing) {
       // Still writing the last response to a client that does not read it: cut after the idle timeout.
-      if (now - this.idleSinceMs >= this.opts.keepAliveTimeoutMs) this.socket.destroy();
+      if (now - this.idleSinceMs >= this.opts.keepAliveTimeoutMs) this.destroySocket();
       else this.timer.refresh();
       return;
     }
@@ -379,7 +381,7 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
       return;
     }
     // Idle between requests (or since the connection opened).
-    if (now - this.idleSinceMs >= this.opts.keepAliveTimeoutMs) this.socket.destroy();
+    if (now - this.idleSinceMs >= this.opts.keepAliveTimeoutMs) this.destroySocket();
     else this.timer.refresh();
   }
 
@@ -391,17 +393,23 @@ export class H1ServerConnection implements RequestEvents, BodySource, ResponseSi
     this.opts.onProtocolError(status, code, err.message);
     if (this.res !== undefined || this.req?.complete === false) {
       // Mid-exchange (a malformed body): no clean answer is possible.
-      s.destroy();
+      this.destroySocket();
       return;
     }
-    if (s.writable) s.write(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1');
+    if (s.writable) this.writer.write(`HTTP/1.1 ${status} ${text}\r\nx-mesh-error: downstream-protocol-error ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     this.closeSoon();
+  }
+
+  /** Closes the connection at once, after the responses the writer holds (writeSoon): they were ended before it. */
+  private destroySocket(): void {
+    this.writer.flush();
+    this.socket.destroy();
   }
 
   /** Drain: close now when idle, else after the response in progress (which then says Connection: close). */
   closeWhenIdle(): void {
     if (this.res === undefined && (this.req === undefined || this.parser.complete || this.parser.inHead) && this.headStartMs === 0) {
-      this.socket.destroy();
+      this.destroySocket();
       return;
     }
     this.closeAfter = true;

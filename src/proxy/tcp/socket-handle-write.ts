@@ -12,7 +12,24 @@
 // socket.write(): libuv queues a stream's writes, and tries none at once while
 // one is queued. When any piece is missing, write() goes through
 // socket.write() (test/unit/proxy/socket-handle-write.test.ts fails then).
+//
+// writeSoon() (whole HTTP/1 messages) holds a write back while the event loop
+// is busy, and sends the held ones together: a write wakes the process on the
+// other end when it sleeps, and writes spread over a turn's read callbacks each
+// came after that process had handled the last one and gone back to sleep. In
+// a burst it is still awake for all but the first. HAProxy sends after its
+// whole poll batch, and Envoy at the end of its dispatch round, for the same
+// reason. Measured on a plaintext hop at max load (bench/profile-proxy.ts): ~1
+// µs less CPU per request (kernel time), 97 % of writes held, 7 per burst.
+// - The first AT_ONCE writes since the loop last waited for I/O go at once: at
+//   light load nothing is held (99 % at 1k req/s), so no latency is added.
+// - A burst leaves at the end of the turn (setImmediate), or as soon as
+//   BATCH_CAP writers hold one: holding a whole turn (~50 writes) kept peers
+//   idle meanwhile and cost 5 % throughput; 16 lost none.
+// Anything else that writes to, ends or hands over the socket must flush()
+// first; a socket ended or destroyed meanwhile drops what was held.
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { getSystemErrorName } from 'node:util';
 
 interface WriteReq {
@@ -66,6 +83,8 @@ export class SocketWriter {
   private req: WriteReq | undefined;
   /** Writes of this writer not yet out. */
   private pendingWrites = 0;
+  /** What writeSoon() holds until the end of this event-loop turn. */
+  private soon: (Buffer | string)[] | undefined;
   private readonly onWritableFlushed = (err?: Error | null): void => {
     if (!err) this.flushed();
   };
@@ -87,6 +106,49 @@ export class SocketWriter {
    * buffer's memory must stay as it is until `onFlushed`) or the socket failed.
    */
   write(data: Buffer | string): boolean {
+    if (this.soon !== undefined) this.flush();
+    return this.writeNow(data);
+  }
+
+  /**
+   * Writes a whole message, `data`, now or with the burst it is part of (see above): after what this
+   * writer already holds, and before anything write() writes later. `data` must not change until
+   * then (a string, or a buffer of the caller's own). No backpressure: a part the kernel does not
+   * take makes the writer `pending`.
+   */
+  writeSoon(data: Buffer | string): void {
+    if (!this.direct) {
+      this.write(data);
+      return;
+    }
+    if (this.soon !== undefined) {
+      this.soon.push(data);
+      return;
+    }
+    const idle = performance.nodeTiming.idleTime;
+    if (idle !== lastIdle) {
+      lastIdle = idle;
+      sinceIdle = 0;
+    }
+    if (++sinceIdle <= AT_ONCE) {
+      this.writeNow(data);
+      return;
+    }
+    this.soon = [data];
+    hold(this);
+  }
+
+  /** Writes what writeSoon() holds, now: before the socket is written to, ended or handed over by other means. */
+  flush(): void {
+    const soon = this.soon;
+    if (soon === undefined) return;
+    this.soon = undefined;
+    const s = this.socket;
+    if (s.destroyed || s.writableEnded) return;
+    for (const data of soon) this.writeNow(data);
+  }
+
+  private writeNow(data: Buffer | string): boolean {
     const s = this.socket;
     const handle = (s as unknown as { _handle?: TcpHandle | null })._handle;
     // Straight to the handle only when nothing is queued above it (ordering) and the socket is open for writing.
@@ -140,3 +202,33 @@ export class SocketWriter {
 }
 
 const FLUSH_MARK = Buffer.alloc(0);
+
+const AT_ONCE = 2;
+const BATCH_CAP = 16;
+/** The event loop's idle time (ms spent waiting for I/O) at the last writeSoon(), and writeSoon() calls since it changed. */
+let lastIdle = -1;
+let sinceIdle = 0;
+
+/** The writers holding writes, in the order they began to; flushed at the end of the turn or at BATCH_CAP. */
+let held: SocketWriter[] = [];
+let flushScheduled = false;
+
+function hold(w: SocketWriter): void {
+  held.push(w);
+  if (held.length >= BATCH_CAP) flushHeld();
+  else if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(endOfTurn);
+  }
+}
+
+function endOfTurn(): void {
+  flushScheduled = false;
+  flushHeld();
+}
+
+function flushHeld(): void {
+  const writers = held;
+  held = [];
+  for (const w of writers) w.flush();
+}

@@ -6,52 +6,7 @@
 // both timeouts is not cut.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { H1ServerConnection, type H1ServerOptions } from '../../../src/proxy/listeners/h1-server-connection.ts';
-
-type T = { after(fn: () => Promise<void> | void): void };
-
-/** A server whose connections are H1ServerConnections with 300 ms timeouts; `onRequest` answers. */
-async function server(t: T, onRequest: H1ServerOptions['onRequest']) {
-  const errors: string[] = [];
-  const srv = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    new H1ServerConnection(socket, {
-      headersTimeoutMs: 300,
-      keepAliveTimeoutMs: 300,
-      onRequest,
-      onUpgrade: (_req, s) => s.destroy(),
-      onProtocolError: (_status, code) => errors.push(code),
-    });
-    socket.resume(); // as listener-server.ts does after protocol detection
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => srv.close(() => r())));
-  return { port: (srv.address() as AddressInfo).port, errors };
-}
-
-/** Sends `first` (and whatever `onText` writes as answers arrive), returns all bytes read until the server closes. */
-function talk(port: number, first: string, onText?: (text: string, s: net.Socket) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    let text = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`not closed by the server within 10 s: ${JSON.stringify(text)}`));
-    }, 10_000);
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      onText?.(text, s);
-    });
-    s.on('error', reject);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-    s.write(first);
-  });
-}
+import { bareH1Server as server, talk } from '../../harness/bare-h1-server.ts';
 
 test('an idle keep-alive connection is closed without a response', async (t) => {
   const { port, errors } = await server(t, (_req, res) => res.end('ok'));

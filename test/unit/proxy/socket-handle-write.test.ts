@@ -159,3 +159,80 @@ test('several pending writes: pending until the last is out, onFlushed once, and
   accepted.end();
   assert.ok((await got).equals(Buffer.concat(chunks)));
 });
+
+// writeSoon(): a busy loop's writes leave together ----------------------------------------------
+
+/** `n` socket pairs, after the event loop has waited for I/O (so writeSoon() counts from the start of a burst). */
+async function idlePairs(t: { after(fn: () => void): void }, n: number) {
+  const pairs = await Promise.all(Array.from({ length: n }, () => socketPair()));
+  for (const p of pairs) t.after(p.close);
+  await new Promise((r) => setTimeout(r, 5));
+  return pairs;
+}
+
+test('writeSoon(): the first two since the loop waited go at once, later ones at the end of the turn, in order with write()', async (t) => {
+  const [{ client, accepted }] = await idlePairs(t, 1);
+  const got = received(client);
+  const writer = new SocketWriter(accepted, () => assert.fail('nothing was pending'));
+  writer.writeSoon('a,');
+  writer.writeSoon(Buffer.from('b,'));
+  assert.equal(accepted.bytesWritten, 4, 'the first two went at once');
+  writer.writeSoon('c,');
+  writer.writeSoon(Buffer.from('d,'));
+  assert.equal(accepted.bytesWritten, 4, 'the next ones are held');
+  // write() sends what is held first.
+  assert.equal(writer.write('e,'), true);
+  assert.equal(accepted.bytesWritten, 10);
+  writer.writeSoon('f');
+  assert.equal(accepted.bytesWritten, 10);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(accepted.bytesWritten, 11, 'held until the end of the turn');
+  accepted.end();
+  assert.equal((await got).toString(), 'a,b,c,d,e,f');
+});
+
+test('writeSoon(): a burst leaves as soon as 16 writers hold a write', async (t) => {
+  const pairs = await idlePairs(t, 18);
+  const writers = pairs.map((p) => new SocketWriter(p.accepted, () => {}));
+  writers[0]!.writeSoon('x');
+  writers[1]!.writeSoon('x');
+  for (let i = 2; i < 17; i++) writers[i]!.writeSoon('x');
+  assert.deepEqual(
+    pairs.map((p) => p.accepted.bytesWritten),
+    [...Array(18).keys()].map((i) => (i < 2 ? 1 : 0)),
+    '15 held',
+  );
+  writers[17]!.writeSoon('x');
+  assert.deepEqual(
+    pairs.map((p) => p.accepted.bytesWritten),
+    Array(18).fill(1),
+    'the 16th held write sent the burst',
+  );
+});
+
+test('writeSoon(): what is held for a socket that ends or fails meanwhile is dropped, quietly', async (t) => {
+  const [a, b] = await idlePairs(t, 2);
+  const got = received(a.client);
+  const wa = new SocketWriter(a.accepted, () => {});
+  const wb = new SocketWriter(b.accepted, () => {});
+  a.accepted.on('error', (err) => assert.fail(err));
+  b.accepted.on('error', (err) => assert.fail(err));
+  wa.writeSoon('1');
+  wb.writeSoon('1');
+  wa.writeSoon('held');
+  wb.writeSoon('held');
+  a.accepted.end();
+  b.accepted.destroy();
+  await new Promise((r) => setImmediate(r));
+  assert.equal((await got).toString(), '1');
+});
+
+test('writeSoon() on a TLS socket writes through socket.write() at once', () => {
+  const s = new tls.TLSSocket(new net.Socket());
+  const written: unknown[] = [];
+  s.write = ((data: unknown) => written.push(data) > 0) as typeof s.write;
+  const writer = new SocketWriter(s, () => {});
+  for (let i = 0; i < 4; i++) writer.writeSoon(`m${i}`);
+  assert.equal(written.length, 4);
+  s.destroy();
+});
