@@ -32,7 +32,7 @@ function closedError(what: string): Error {
 
 export class H1Connection implements ResponseEvents {
   readonly socket: net.Socket;
-  /** Whole requests go straight to the socket's handle at the end of the event-loop turn (tcp/socket-handle-write.ts); nothing waits on them. */
+  /** Whole requests go straight to the socket's handle, in a burst when the event loop is busy (writeSoon, tcp/socket-handle-write.ts); nothing waits on them. */
   private readonly writer: SocketWriter;
   private readonly pool: H1Pool;
   private readonly parser: H1ResponseParser;

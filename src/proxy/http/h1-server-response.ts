@@ -187,8 +187,8 @@ export class H1ServerResponse extends EventEmitter {
    * Writes prefix + body + suffix (the strings are latin1: heads and chunk framing) in one socket write:
    * copied into one buffer from Buffer's pool when small (straight to the socket's handle, see
    * tcp/socket-handle-write.ts), else corked into one writev without copying. False: wait for 'drain'.
-   * `last` (from end()): a write that owns its bytes (not a view of the caller's body) leaves at the end
-   * of the event-loop turn, with the other responses and requests of the turn (writeSoon()).
+   * `last` (from end()): a write that owns its bytes (not a view of the caller's body) may leave in a
+   * burst with the turn's other messages when the event loop is busy (writeSoon()).
    */
   private send(prefix: string, body: Buffer | undefined, suffix: string, last = false): boolean {
     const w = this.sink.writer;
