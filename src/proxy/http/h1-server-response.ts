@@ -192,11 +192,7 @@ export class H1ServerResponse extends EventEmitter {
    */
   private send(prefix: string, body: Buffer | undefined, suffix: string, last = false): boolean {
     const w = this.sink.writer;
-    if (body === undefined) {
-      if (!last) return w.write(prefix + suffix);
-      w.writeSoon(prefix + suffix);
-      return true;
-    }
+    if (body === undefined) return this.sendOwned(prefix + suffix, last);
     if (prefix === '' && suffix === '') return w.write(body);
     const total = prefix.length + body.length + suffix.length;
     if (total < COPY_BELOW) {
@@ -204,9 +200,7 @@ export class H1ServerResponse extends EventEmitter {
       buf.write(prefix, 0, 'latin1');
       body.copy(buf, prefix.length);
       if (suffix !== '') buf.write(suffix, prefix.length + body.length, 'latin1');
-      if (!last) return w.write(buf);
-      w.writeSoon(buf);
-      return true;
+      return this.sendOwned(buf, last);
     }
     w.flush();
     const s = this.socket;
@@ -216,6 +210,14 @@ export class H1ServerResponse extends EventEmitter {
     if (suffix !== '') ok = s.write(suffix, 'latin1');
     s.uncork();
     return ok && !this.sink.needDrain;
+  }
+
+  /** Writes bytes nobody else holds: the last write of a response may go in a burst (writeSoon), which takes no backpressure. */
+  private sendOwned(data: Buffer | string, last: boolean): boolean {
+    const w = this.sink.writer;
+    if (!last) return w.write(data);
+    w.writeSoon(data);
+    return true;
   }
 
   /** Cuts the connection (the client sees the response fail). */

@@ -26,8 +26,8 @@
 // - A burst leaves at the end of the turn (setImmediate), or as soon as
 //   BATCH_CAP writers hold one: holding a whole turn (~50 writes) kept peers
 //   idle meanwhile and cost 5 % throughput; 16 lost none.
-// Anything else that writes to, ends or hands over the socket must flush()
-// first; a socket ended or destroyed meanwhile drops what was held.
+// Anything else that writes to, ends, hands over or destroys the socket must
+// flush() first; a socket ended or destroyed meanwhile drops what was held.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { getSystemErrorName } from 'node:util';
@@ -83,7 +83,7 @@ export class SocketWriter {
   private req: WriteReq | undefined;
   /** Writes of this writer not yet out. */
   private pendingWrites = 0;
-  /** What writeSoon() holds until the end of this event-loop turn. */
+  /** What writeSoon() holds until its burst leaves. */
   private soon: (Buffer | string)[] | undefined;
   private readonly onWritableFlushed = (err?: Error | null): void => {
     if (!err) this.flushed();
